@@ -1,0 +1,115 @@
+"""trainer: free training and award schemes for early years SEND."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask_login import LoginManager
+from flask_migrate import Migrate
+from flask_wtf.csrf import CSRFProtect
+from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader
+
+from trainer import config as default_config
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+INSECURE_KEYS = {None, "", "dev", "change-me", "secret"}
+
+csrf = CSRFProtect()
+login_manager = LoginManager()
+migrate = Migrate()
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot work; the message says how to fix it."""
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the application.
+
+    Configuration: :mod:`trainer.config` defaults, then ``instance/config.py``, then
+    ``TRAINER_*`` environment variables, then ``config``. Outside debug and testing the app
+    refuses to start without a real ``SECRET_KEY``.
+    """
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("TRAINER_INSTANCE_PATH") or str(PROJECT_ROOT / "instance"),
+        instance_relative_config=True,
+    )
+    defaults = {k: v for k, v in vars(default_config).items() if k.isupper()}
+    app.config.from_mapping(defaults)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_mapping(default_config.from_environment(defaults))
+    if config:
+        app.config.update(config)
+    _finish_config(app)
+
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.jinja_loader = ChoiceLoader(
+        [
+            FileSystemLoader(str(PROJECT_ROOT / "templates")),
+            PrefixLoader({"govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja")}),
+        ]
+    )
+    app.jinja_env.add_extension("jinja2.ext.do")
+
+    from trainer import access, hooks
+    from trainer.db import configure_engine, db
+    from trainer.people import load_user
+
+    db.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine, app.config["DATABASE_LOCK_TIMEOUT_SECONDS"])
+    migrate.init_app(
+        app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True, compare_type=True
+    )
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.user_loader(load_user)
+    login_manager.login_view = "auth.sign_in"
+    login_manager.login_message = "Sign in to see this page."
+    login_manager.login_message_category = "info"
+    access.init_app(app)
+    hooks.init_app(app)
+
+    from trainer.web import register_blueprints
+
+    register_blueprints(app)
+
+    from trainer.cli import trainer_group
+
+    app.cli.add_command(trainer_group)
+    return app
+
+
+def _finish_config(app: Flask) -> None:
+    if not app.config.get("DATABASE_URL"):
+        app.config["DATABASE_URL"] = "sqlite:///" + str(
+            Path(app.instance_path) / "trainer.sqlite"
+        )
+    app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    if isinstance(app.config["DISABLED_PLUGINS"], str):
+        app.config["DISABLED_PLUGINS"] = [
+            name.strip() for name in app.config["DISABLED_PLUGINS"].split(",") if name.strip()
+        ]
+    if app.config["SECRET_KEY"] in INSECURE_KEYS or len(str(app.config["SECRET_KEY"])) < 16:
+        if app.debug or app.testing or app.config.get("DEBUG") or app.config.get("TESTING"):
+            app.config["SECRET_KEY"] = "insecure-development-key-not-for-production"
+        else:
+            raise ConfigError(
+                "No secret key is set. Set TRAINER_SECRET_KEY to a long random value, e.g.\n"
+                "  export TRAINER_SECRET_KEY=$(python -c 'import secrets; "
+                "print(secrets.token_hex(32))')\n"
+                "or put SECRET_KEY = '...' in instance/config.py."
+            )
+    app.config["WTF_CSRF_TIME_LIMIT"] = None  # tokens live as long as the browser session
+    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
+    if not (app.debug or app.testing or app.config.get("TESTING")):
+        secure = app.config["EXTERNAL_URL"].startswith("https")
+        app.config.setdefault("SESSION_COOKIE_SECURE", secure)
+        app.config.setdefault("REMEMBER_COOKIE_SECURE", secure)

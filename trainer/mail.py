@@ -1,0 +1,352 @@
+"""Mail: the outbox table, message building and transports.
+
+Nothing is ever sent inside a request. :func:`queue` adds an :class:`OutboxMessage` to the
+caller's transaction, so an email exists exactly when the change that caused it was committed
+(DESIGN guarantee 2). ``flask trainer send-mail`` (:func:`deliver_due`) claims due messages,
+hands them to the configured transport and records the outcome; failures are retried with
+exponential back-off until ``MAIL_MAX_ATTEMPTS``, then marked failed for an administrator to
+retry. Several workers may run at once: a message is claimed by one of them only.
+"""
+
+from __future__ import annotations
+
+import base64
+import enum
+import json
+import logging
+import mimetypes
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import formataddr, make_msgid
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask, current_app
+from sqlalchemy.orm import Mapped, mapped_column
+
+from trainer.db import UTCDateTime, db, skip_locked, utcnow, write_transaction
+
+log = logging.getLogger(__name__)
+
+
+class MailStatus(enum.StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    RETRYING = "retrying"
+    FAILED = "failed"
+
+
+class OutboxMessage(db.Model):
+    """One email waiting to be sent, being sent, sent or given up on.
+
+    ``attachments`` is a JSON list of ``{"filename", "content_type", "content"}`` with the
+    content base64-encoded.
+    """
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (sa.Index("ix_outbox_message_due", "status", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recipient: Mapped[str] = mapped_column(sa.String(254))
+    recipient_name: Mapped[str | None] = mapped_column(sa.String(120))
+    subject: Mapped[str] = mapped_column(sa.String(300))
+    text_body: Mapped[str] = mapped_column(sa.Text)
+    html_body: Mapped[str | None] = mapped_column(sa.Text)
+    attachments: Mapped[str] = mapped_column(sa.Text, default="[]")
+    message_id: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    status: Mapped[str] = mapped_column(sa.String(20), default=MailStatus.QUEUED)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def attachment_list(self) -> list[dict[str, str]]:
+        return json.loads(self.attachments or "[]")
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file attached to an email (an iCalendar invite, a certificate)."""
+
+    filename: str
+    content_type: str
+    content: bytes
+
+
+def queue(
+    recipient: str,
+    subject: str,
+    text_body: str,
+    html_body: str | None = None,
+    attachments: list[Attachment] | tuple[Attachment, ...] = (),
+    recipient_name: str | None = None,
+) -> OutboxMessage:
+    """Add an email to the outbox in the caller's transaction and return it.
+
+    The email is sent only if that transaction commits; it is never sent twice.
+    """
+    domain = current_app.config["MAIL_FROM"].rpartition("@")[2] or "localhost"
+    message = OutboxMessage(
+        recipient=recipient,
+        recipient_name=recipient_name,
+        subject=subject,
+        text_body=text_body,
+        html_body=html_body,
+        attachments=json.dumps(
+            [
+                {
+                    "filename": item.filename,
+                    "content_type": item.content_type,
+                    "content": base64.b64encode(item.content).decode("ascii"),
+                }
+                for item in attachments
+            ]
+        ),
+        message_id=make_msgid(idstring=uuid.uuid4().hex[:12], domain=domain),
+        status=MailStatus.QUEUED,
+        next_attempt_at=utcnow(),
+    )
+    db.session.add(message)
+    return message
+
+
+def build_email(message: OutboxMessage, config: dict[str, Any]) -> EmailMessage:
+    """The RFC 5322 message for ``message``: text, optional HTML alternative, attachments."""
+    email = EmailMessage()
+    email["From"] = formataddr((config["MAIL_FROM_NAME"], config["MAIL_FROM"]))
+    email["To"] = formataddr((message.recipient_name or "", message.recipient))
+    email["Subject"] = message.subject
+    email["Message-ID"] = message.message_id
+    email.set_content(message.text_body)
+    if message.html_body:
+        email.add_alternative(message.html_body, subtype="html")
+    for item in message.attachment_list():
+        maintype, _, subtype = item["content_type"].partition("/")
+        subtype = subtype.split(";")[0]
+        email.add_attachment(
+            base64.b64decode(item["content"]),
+            maintype=maintype,
+            subtype=subtype,
+            filename=item["filename"],
+        )
+    return email
+
+
+class DeliveryError(Exception):
+    """A transport could not deliver a message.
+
+    ``permanent`` errors (the provider refused the message itself) are not retried.
+    """
+
+    def __init__(self, message: str, permanent: bool = False):
+        super().__init__(message)
+        self.permanent = permanent
+
+
+class FileTransport:
+    """Writes each message as an ``.eml`` file under ``instance/mail/`` (the default)."""
+
+    def __init__(self, app: Flask):
+        self.folder = Path(app.instance_path) / "mail"
+        self.config = app.config
+
+    def send(self, message: OutboxMessage) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        stamp = utcnow().strftime("%Y%m%dT%H%M%S")
+        path = self.folder / f"{stamp}-{message.id:06d}.eml"
+        path.write_bytes(bytes(build_email(message, self.config)))
+
+
+class MemoryTransport:
+    """Keeps sent messages in a list (``app.extensions["trainer.mail.memory"]``) for tests."""
+
+    def __init__(self, app: Flask):
+        self.outbox: list[EmailMessage] = app.extensions.setdefault("trainer.mail.memory", [])
+        self.config = app.config
+
+    def send(self, message: OutboxMessage) -> None:
+        self.outbox.append(build_email(message, self.config))
+
+
+class SendGridTransport:
+    """Sends through SendGrid's v3 ``mail/send`` API with the ``sendgrid`` package.
+
+    ``SENDGRID_HOST`` may point at another server (tests use a fake one on 127.0.0.1).
+    Responses: 2xx delivered; 429 and 5xx retried later; any other 4xx is permanent.
+    """
+
+    def __init__(self, app: Flask):
+        from sendgrid import SendGridAPIClient
+
+        key = app.config.get("SENDGRID_API_KEY")
+        if not key:
+            raise RuntimeError(
+                "MAIL_TRANSPORT is sendgrid but no API key is set: set TRAINER_SENDGRID_API_KEY"
+            )
+        self.client = SendGridAPIClient(api_key=key, host=app.config["SENDGRID_HOST"])
+        self.config = app.config
+
+    def payload(self, message: OutboxMessage) -> dict[str, Any]:
+        """The exact v3 ``mail/send`` request body for ``message``."""
+        to = {"email": message.recipient}
+        if message.recipient_name:
+            to["name"] = message.recipient_name
+        content = [{"type": "text/plain", "value": message.text_body}]
+        if message.html_body:
+            content.append({"type": "text/html", "value": message.html_body})
+        body: dict[str, Any] = {
+            "personalizations": [{"to": [to]}],
+            "from": {"email": self.config["MAIL_FROM"], "name": self.config["MAIL_FROM_NAME"]},
+            "subject": message.subject,
+            "content": content,
+            "headers": {"Message-ID": message.message_id},
+            "custom_args": {"outbox_id": str(message.id)},
+        }
+        attachments = [
+            {
+                "content": item["content"],
+                "filename": item["filename"],
+                "type": item["content_type"],
+                "disposition": "attachment",
+            }
+            for item in message.attachment_list()
+        ]
+        if attachments:
+            body["attachments"] = attachments
+        return body
+
+    def send(self, message: OutboxMessage) -> None:
+        from python_http_client import exceptions as http_errors
+
+        try:
+            response = self.client.client.mail.send.post(request_body=self.payload(message))
+        except http_errors.HTTPError as error:
+            status = getattr(error, "status_code", 0) or 0
+            detail = _provider_message(getattr(error, "body", b""))
+            permanent = 400 <= status < 500 and status != 429
+            raise DeliveryError(f"SendGrid answered {status}: {detail}", permanent) from error
+        except OSError as error:  # connection refused, timeouts, DNS
+            raise DeliveryError(f"Could not reach SendGrid: {error}") from error
+        if not 200 <= response.status_code < 300:
+            raise DeliveryError(f"SendGrid answered {response.status_code}")
+
+
+def _provider_message(body: bytes | str) -> str:
+    """The provider's own words from an error body (SendGrid: ``errors[].message``)."""
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    try:
+        errors = json.loads(body).get("errors", [])
+        words = "; ".join(str(item.get("message", "")) for item in errors if item)
+        return words or body[:500]
+    except (ValueError, AttributeError):
+        return body[:500]
+
+
+TRANSPORTS = {"file": FileTransport, "memory": MemoryTransport, "sendgrid": SendGridTransport}
+
+
+def transport_for(app: Flask):
+    """The transport named by ``MAIL_TRANSPORT``."""
+    name = app.config["MAIL_TRANSPORT"]
+    if name not in TRANSPORTS:
+        raise RuntimeError(
+            f"Unknown MAIL_TRANSPORT {name!r}: choose one of {', '.join(sorted(TRANSPORTS))}"
+        )
+    return TRANSPORTS[name](app)
+
+
+def retry_delay(attempts: int, base_seconds: int) -> timedelta:
+    """Exponential back-off: base, 2×base, 4×base ... capped at six hours."""
+    return timedelta(seconds=min(base_seconds * 2 ** max(attempts - 1, 0), 6 * 3600))
+
+
+def claim_due(limit: int = 50, now: datetime | None = None) -> list[int]:
+    """Mark up to ``limit`` due messages as sending and return their ids.
+
+    Due: queued or retrying with ``next_attempt_at`` passed, or stuck in ``sending`` for longer
+    than ``MAIL_SENDING_TIMEOUT_SECONDS`` (a worker died mid-send). On PostgreSQL rows another
+    worker has locked are skipped; on SQLite the write transaction serialises workers.
+    """
+    now = now or utcnow()
+    stale = now - timedelta(seconds=current_app.config["MAIL_SENDING_TIMEOUT_SECONDS"])
+    with write_transaction():
+        statement = (
+            sa.select(OutboxMessage)
+            .where(
+                sa.or_(
+                    sa.and_(
+                        OutboxMessage.status.in_([MailStatus.QUEUED, MailStatus.RETRYING]),
+                        OutboxMessage.next_attempt_at <= now,
+                    ),
+                    sa.and_(
+                        OutboxMessage.status == MailStatus.SENDING,
+                        OutboxMessage.claimed_at <= stale,
+                    ),
+                )
+            )
+            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+            .limit(limit)
+        )
+        messages = list(db.session.scalars(skip_locked(statement)))
+        for message in messages:
+            message.status = MailStatus.SENDING
+            message.claimed_at = now
+            message.attempts += 1
+        ids = [message.id for message in messages]
+    return ids
+
+
+def deliver_due(limit: int = 50, now: datetime | None = None) -> dict[str, int]:
+    """Send what is due once and return counts of sent, retrying and failed messages."""
+    app = current_app._get_current_object()
+    transport = transport_for(app)
+    counts = {"sent": 0, "retrying": 0, "failed": 0}
+    for message_id in claim_due(limit=limit, now=now):
+        message = db.session.get(OutboxMessage, message_id)
+        try:
+            transport.send(message)
+        except DeliveryError as error:
+            outcome = _record_failure(message, str(error), error.permanent)
+        except Exception as error:  # a bug in a transport must not stop the other messages
+            log.exception("mail %s: transport error", message_id)
+            outcome = _record_failure(message, f"{type(error).__name__}: {error}", False)
+        else:
+            message.status = MailStatus.SENT
+            message.sent_at = utcnow()
+            message.last_error = None
+            outcome = "sent"
+        db.session.commit()
+        counts[outcome] += 1
+    return counts
+
+
+def _record_failure(message: OutboxMessage, error: str, permanent: bool) -> str:
+    config = current_app.config
+    message.last_error = error[:2000]
+    if permanent or message.attempts >= config["MAIL_MAX_ATTEMPTS"]:
+        message.status = MailStatus.FAILED
+        log.warning("mail %s failed for good: %s", message.id, error)
+        return "failed"
+    message.status = MailStatus.RETRYING
+    message.next_attempt_at = utcnow() + retry_delay(
+        message.attempts, config["MAIL_RETRY_BASE_SECONDS"]
+    )
+    log.info("mail %s will be retried: %s", message.id, error)
+    return "retrying"
+
+
+def retry(message: OutboxMessage) -> None:
+    """Put a failed message back in the queue to be sent on the next run."""
+    message.status = MailStatus.QUEUED
+    message.attempts = 0
+    message.next_attempt_at = utcnow()
+
+
+def guess_type(filename: str) -> str:
+    return mimetypes.guess_type(filename)[0] or "application/octet-stream"

@@ -1,0 +1,154 @@
+"""The web face: blueprints, the page context every template sees, and error pages."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, render_template, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from markupsafe import Markup
+from werkzeug.exceptions import HTTPException
+
+from trainer import hooks, times
+from trainer.db import Busy, db
+from trainer.hooks import NavItem
+
+log = logging.getLogger(__name__)
+
+limiter = Limiter(key_func=get_remote_address)
+
+
+def register_blueprints(app: Flask) -> None:
+    """Register the core's blueprints, then every plugin's (``trainer_blueprints``)."""
+    from trainer.web import account, admin, auth, pages
+
+    limiter.init_app(app)
+    for module in (pages, auth, account, admin):
+        app.register_blueprint(module.bp)
+    with app.app_context():
+        for result in hooks.call("trainer_blueprints"):
+            for blueprint in result if isinstance(result, list | tuple) else [result]:
+                app.register_blueprint(blueprint)
+
+    _make_static_public(app)
+    app.context_processor(_page_context)
+    app.add_template_filter(times.moment, "london_moment")
+    app.add_template_filter(times.span, "london_span")
+    app.add_template_filter(times.day, "london_day")
+    _register_error_pages(app)
+
+
+def _make_static_public(app: Flask) -> None:
+    """Flask's own static view (stylesheets, scripts, icons) declares no access rule, so
+    deny-by-default refused it; everybody may fetch those files."""
+    from trainer.access import public
+
+    static = app.view_functions.get("static")
+    if static is None:
+        return
+
+    @public
+    def serve_static(filename: str):
+        return static(filename=filename)
+
+    app.view_functions["static"] = serve_static
+
+
+def nav_items(user) -> list[NavItem]:
+    """The main navigation for ``user``: the core's items and every plugin's, in order."""
+    from flask import url_for
+
+    items: list[NavItem] = []
+    if user is not None:
+        items.append(NavItem("Home", url_for("pages.dashboard"), 10))
+        items.append(NavItem("Your account", url_for("account.profile"), 80))
+        if user.has_role("admin"):
+            items.append(NavItem("Administration", url_for("admin.index"), 90))
+    for result in hooks.call("trainer_nav_items", user=user):
+        items.extend(result if isinstance(result, list | tuple) else [result])
+    return sorted(items)
+
+
+def page_panels(page: str, obj, user) -> list:
+    """Panels plugins add to ``page`` (``trainer_page_panels``), in order."""
+    panels = []
+    for result in hooks.call("trainer_page_panels", page=page, obj=obj, user=user):
+        panels.extend(result if isinstance(result, list | tuple) else [result])
+    return sorted(panels)
+
+
+def _page_context():
+    from flask import current_app
+
+    user = current_user if current_user.is_authenticated else None
+    path = request.path
+    items = []
+    for item in nav_items(user):
+        active = item.href == path or (item.href != "/" and path.startswith(item.href + "/"))
+        items.append({"text": item.text, "href": item.href, "active": active})
+    return {
+        "service_name": current_app.config["SERVICE_NAME"],
+        "navigation_items": items,
+        "Markup": Markup,
+    }
+
+
+def _register_error_pages(app: Flask) -> None:
+    titles = {
+        400: ("Sorry, there is a problem with your request", "Go back and try again."),
+        403: (
+            "You do not have permission to see this page",
+            "If you think you should, contact your administrator.",
+        ),
+        404: (
+            "Page not found",
+            "If you typed the web address, check it is correct. If you pasted it, check you "
+            "copied the entire address.",
+        ),
+        405: ("Sorry, there is a problem with your request", "Go back and try again."),
+        413: ("The file or form is too large", "Go back and send something smaller."),
+        429: (
+            "Too many attempts",
+            "You have tried too many times. Wait a few minutes, then try again.",
+        ),
+        500: (
+            "Sorry, there is a problem with the service",
+            "Try again later. Nothing you sent was saved.",
+        ),
+        503: (
+            "Sorry, the service is busy",
+            "Nothing was saved. Wait a moment and try again.",
+        ),
+    }
+
+    def render(code: int, detail: str | None = None):
+        title, body = titles.get(code, titles[500])
+        return render_template("errors/error.html", title=title, body=detail or body), code
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException):
+        if error.code is None or error.code < 400:
+            return error
+        return render(error.code if error.code in titles else 400)
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(error):
+        return render(
+            400,
+            "The form had expired or was sent from another site, so nothing was saved. "
+            "Go back, reload the page and try again.",
+        )
+
+    @app.errorhandler(Busy)
+    def _busy(error):
+        db.session.rollback()
+        return render(503)
+
+    @app.errorhandler(Exception)
+    def _unexpected(error):
+        log.exception("unhandled error on %s", request.path)
+        db.session.rollback()
+        return render(500)
