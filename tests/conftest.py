@@ -19,14 +19,22 @@ from trainer import create_app
 from trainer.db import db
 from trainer.people import Role, User, load_places, normalise_email
 
-POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
+POSTGRES_BASE_URL = os.environ.get("TEST_DATABASE_URL", "")
+# Each test run works in a schema of its own, so runs at the same time never meet.
+POSTGRES_SCHEMA = f"test_run_{os.getpid()}"
+POSTGRES_URL = (
+    f"{POSTGRES_BASE_URL}{'&' if '?' in POSTGRES_BASE_URL else '?'}"
+    f"options=-csearch_path%3D{POSTGRES_SCHEMA}"
+    if POSTGRES_BASE_URL
+    else ""
+)
 PASSWORD = "correct-horse-battery"
 CSRF_PATTERN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
 def pytest_report_header(config):
     if POSTGRES_URL:
-        return f"database: PostgreSQL {POSTGRES_URL}"
+        return f"database: PostgreSQL {POSTGRES_BASE_URL}, schema {POSTGRES_SCHEMA}"
     return "database: SQLite (set TEST_DATABASE_URL to run on PostgreSQL too)"
 
 
@@ -40,6 +48,24 @@ def pytest_collection_modifyitems(config, items):
 
 
 _postgres_schema_ready = False
+
+
+@pytest.fixture(scope="session", autouse=True)
+def postgres_schema():
+    """Create this run's PostgreSQL schema, and drop it at the end."""
+    if not POSTGRES_BASE_URL:
+        yield
+        return
+    engine = sa.create_engine(POSTGRES_BASE_URL)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {POSTGRES_SCHEMA} CASCADE")
+        connection.exec_driver_sql(f"CREATE SCHEMA {POSTGRES_SCHEMA}")
+    try:
+        yield
+    finally:
+        with engine.begin() as connection:
+            connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {POSTGRES_SCHEMA} CASCADE")
+        engine.dispose()
 
 
 def _reset_postgres(app) -> None:

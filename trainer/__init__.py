@@ -10,7 +10,13 @@ from flask import Flask
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFProtect
-from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader
+from jinja2 import (
+    BytecodeCache,
+    ChoiceLoader,
+    FileSystemLoader,
+    PackageLoader,
+    PrefixLoader,
+)
 
 from trainer import config as default_config
 
@@ -20,6 +26,29 @@ INSECURE_KEYS = {None, "", "dev", "change-me", "secret"}
 csrf = CSRFProtect()
 login_manager = LoginManager()
 migrate = Migrate()
+
+
+class _ProcessBytecodeCache(BytecodeCache):
+    """Compiled templates shared by every app in the process.
+
+    GOV.UK Frontend's macros take seconds to compile; an app built again in the same process
+    (a worker restart, a test) reuses them. Keys include a checksum of the source, so an edited
+    template is compiled afresh.
+    """
+
+    def __init__(self):
+        self.store: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket):
+        code = self.store.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket):
+        self.store[bucket.key] = bucket.bytecode_to_string()
+
+
+_bytecode_cache = _ProcessBytecodeCache()
 
 
 class ConfigError(RuntimeError):
@@ -54,6 +83,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         ]
     )
     app.jinja_env.add_extension("jinja2.ext.do")
+    app.jinja_env.bytecode_cache = _bytecode_cache
 
     from trainer import access, hooks
     from trainer.db import configure_engine, db

@@ -177,7 +177,8 @@ class SendGridTransport:
     """Sends through SendGrid's v3 ``mail/send`` API with the ``sendgrid`` package.
 
     ``SENDGRID_HOST`` may point at another server (tests use a fake one on 127.0.0.1).
-    Responses: 2xx delivered; 429 and 5xx retried later; any other 4xx is permanent.
+    Responses: 2xx delivered; 429 and 5xx retried later; any other 4xx is permanent. A request
+    gets ``SENDGRID_TIMEOUT_SECONDS`` (default 30) to be answered, then is retried later.
     """
 
     def __init__(self, app: Flask):
@@ -189,6 +190,7 @@ class SendGridTransport:
                 "MAIL_TRANSPORT is sendgrid but no API key is set: set TRAINER_SENDGRID_API_KEY"
             )
         self.client = SendGridAPIClient(api_key=key, host=app.config["SENDGRID_HOST"])
+        self.timeout = float(app.config.get("SENDGRID_TIMEOUT_SECONDS") or 30)
         self.config = app.config
 
     def payload(self, message: OutboxMessage) -> dict[str, Any]:
@@ -224,7 +226,9 @@ class SendGridTransport:
         from python_http_client import exceptions as http_errors
 
         try:
-            response = self.client.client.mail.send.post(request_body=self.payload(message))
+            response = self.client.client.mail.send.post(
+                request_body=self.payload(message), timeout=self.timeout
+            )
         except http_errors.HTTPError as error:
             status = getattr(error, "status_code", 0) or 0
             detail = _provider_message(getattr(error, "body", b""))
@@ -303,30 +307,42 @@ def claim_due(limit: int = 50, now: datetime | None = None) -> list[int]:
 
 
 def deliver_due(limit: int = 50, now: datetime | None = None) -> dict[str, int]:
-    """Send what is due once and return counts of sent, retrying and failed messages."""
+    """Send what is due once and return counts of sent, retrying and failed messages.
+
+    ``now`` (default: the real time) decides what is due and when failures are retried.
+    """
     app = current_app._get_current_object()
     transport = transport_for(app)
     counts = {"sent": 0, "retrying": 0, "failed": 0}
     for message_id in claim_due(limit=limit, now=now):
         message = db.session.get(OutboxMessage, message_id)
+        failure: tuple[str, bool] | None = None
         try:
             transport.send(message)
         except DeliveryError as error:
-            outcome = _record_failure(message, str(error), error.permanent)
+            failure = (str(error), error.permanent)
         except Exception as error:  # a bug in a transport must not stop the other messages
             log.exception("mail %s: transport error", message_id)
-            outcome = _record_failure(message, f"{type(error).__name__}: {error}", False)
-        else:
-            message.status = MailStatus.SENT
-            message.sent_at = utcnow()
-            message.last_error = None
-            outcome = "sent"
-        db.session.commit()
+            failure = (f"{type(error).__name__}: {error}", False)
+        # Record the outcome in a write transaction: on SQLite a plain (deferred) transaction
+        # that has already read cannot take the write lock once another worker has written,
+        # and would fail with "database is locked" after the message was sent.
+        with write_transaction():
+            message = db.session.get(OutboxMessage, message_id)
+            if failure is None:
+                message.status = MailStatus.SENT
+                message.sent_at = utcnow()
+                message.last_error = None
+                outcome = "sent"
+            else:
+                outcome = _record_failure(message, *failure, now=now)
         counts[outcome] += 1
     return counts
 
 
-def _record_failure(message: OutboxMessage, error: str, permanent: bool) -> str:
+def _record_failure(
+    message: OutboxMessage, error: str, permanent: bool, now: datetime | None = None
+) -> str:
     config = current_app.config
     message.last_error = error[:2000]
     if permanent or message.attempts >= config["MAIL_MAX_ATTEMPTS"]:
@@ -334,7 +350,7 @@ def _record_failure(message: OutboxMessage, error: str, permanent: bool) -> str:
         log.warning("mail %s failed for good: %s", message.id, error)
         return "failed"
     message.status = MailStatus.RETRYING
-    message.next_attempt_at = utcnow() + retry_delay(
+    message.next_attempt_at = (now or utcnow()) + retry_delay(
         message.attempts, config["MAIL_RETRY_BASE_SECONDS"]
     )
     log.info("mail %s will be retried: %s", message.id, error)

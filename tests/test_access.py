@@ -1,0 +1,104 @@
+"""Deny by default: every route states who may use it, and the rules hold for each role.
+
+A new route must be added to ``EXPECTED`` below, so nobody adds a page without deciding who
+may see it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import csrf_token
+from trainer.access import rule_of
+from trainer.people import Role
+
+# endpoint -> the rule its view declares
+EXPECTED = {
+    "pages.home": "public",
+    "pages.accessibility": "public",
+    "pages.privacy": "public",
+    "pages.healthz": "public",
+    "pages.govuk_assets": "public",
+    "pages.dashboard": "signed_in",
+    "auth.register": "public",
+    "auth.check_email": "public",
+    "auth.verify_email": "public",
+    "auth.resend_confirmation": "public",
+    "auth.sign_in": "public",
+    "auth.sign_out": "public",
+    "auth.forgotten_password": "public",
+    "auth.reset_password": "public",
+    "account.profile": "signed_in",
+    "account.details": "signed_in",
+    "account.choose_setting": "signed_in",
+    "account.new_setting": "signed_in",
+    "account.change_email": "signed_in",
+    "account.confirm_email": "public",
+    "account.change_password": "signed_in",
+    "admin.index": "roles:admin",
+    "admin.plugins": "roles:admin",
+    "admin.mail_list": "roles:admin",
+    "admin.mail_retry": "roles:admin",
+    "admin.mail_retry_all": "roles:admin",
+}
+
+
+def test_every_route_declares_the_expected_rule(app):
+    found = {}
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        found[rule.endpoint] = rule_of(app.view_functions[rule.endpoint])
+    missing = sorted(set(found) - set(EXPECTED))
+    assert not missing, f"routes with no expectation in tests/test_access.py: {missing}"
+    assert found == {endpoint: EXPECTED[endpoint] for endpoint in found}
+
+
+def _get_routes(app):
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static" or rule.arguments:
+            continue
+        if "GET" in rule.methods:
+            yield rule.endpoint, rule.rule
+
+
+@pytest.mark.parametrize(
+    "role", [None, Role.PRACTITIONER, Role.TRAINER, Role.LA_OFFICER, Role.MODERATOR, Role.ADMIN]
+)
+def test_each_role_gets_the_expected_answer(app, client, make_user, auth, role):
+    if role is not None:
+        make_user("someone@example.org", roles=[role])
+        auth.sign_in("someone@example.org")
+    for endpoint, path in _get_routes(app):
+        rule = EXPECTED[endpoint]
+        response = client.get(path)
+        response.close()
+        if rule == "public":
+            assert response.status_code in (200, 302), (path, response.status_code)
+        elif rule == "signed_in":
+            expected = 302 if role is None else 200
+            assert response.status_code == expected, (role, path, response.status_code)
+        else:
+            allowed = rule.removeprefix("roles:").split(",")
+            if role is None:
+                assert response.status_code == 302
+                assert "/auth/sign-in" in response.headers["Location"]
+            elif str(role) in allowed:
+                assert response.status_code == 200, (role, path)
+            else:
+                assert response.status_code == 403, (role, path)
+
+
+@pytest.mark.parametrize("role", [None, Role.PRACTITIONER, Role.TRAINER, Role.LA_OFFICER])
+def test_admin_actions_are_refused_to_others(app, browser, make_user, auth, role):
+    if role is not None:
+        make_user("someone@example.org", roles=[role])
+        auth.sign_in("someone@example.org")
+    token = csrf_token(
+        browser.get("/dashboard" if role else "/auth/sign-in").get_data(as_text=True)
+    )
+    for path in ("/admin/mail/1/retry", "/admin/mail/retry-all"):
+        response = browser.client.post(path, data={"csrf_token": token})
+        assert response.status_code in (302, 403), path
+        if role is not None:
+            assert response.status_code == 403
