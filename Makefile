@@ -27,7 +27,7 @@ test: install assets
 
 ## bench: run the benchmarks under bench/ and print their figures
 bench: install assets
-	$(BIN)/python -m bench $(BENCH_ARGS)
+	BENCH_DATABASE_URL=$${BENCH_DATABASE_URL-postgresql+psycopg://postgres@127.0.0.1:5432/test} $(BIN)/python -m bench $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check trainer tests bench wsgi.py

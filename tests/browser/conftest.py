@@ -1,0 +1,226 @@
+"""Browser journeys: the app served on 127.0.0.1 and driven by a real Chromium (Playwright).
+
+Needs Debian's Chromium (``make browser``), axe-core and GOV.UK Frontend's assets (``make
+assets``). Without them the journeys are skipped, with the reason shown (``-ra``).
+
+Playwright's own browser download is not used: the browser is launched from
+``/usr/bin/chromium`` (or whatever ``chromium`` is on ``PATH``).
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from tests.conftest import make_test_app
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+AXE_JS = PROJECT_ROOT / "node_modules" / "axe-core" / "axe.min.js"
+GOVUK_CSS = PROJECT_ROOT / "trainer" / "static" / "govuk" / "govuk-frontend.min.css"
+CHROMIUM = "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else shutil.which("chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+BLOCKING_IMPACTS = {"serious", "critical"}
+TIMEOUT_MS = 10_000
+
+
+def missing_requirements() -> list[str]:
+    """What the browser journeys need and this machine lacks, as sentences."""
+    missing = []
+    if not CHROMIUM:
+        missing.append("Chromium is not installed (/usr/bin/chromium; `make browser` installs it)")
+    if not AXE_JS.exists():
+        missing.append(f"axe-core is missing ({AXE_JS.relative_to(PROJECT_ROOT)}; run `npm ci`)")
+    if not GOVUK_CSS.exists():
+        missing.append(
+            f"GOV.UK Frontend assets are missing ({GOVUK_CSS.relative_to(PROJECT_ROOT)}; "
+            "run `make assets`)"
+        )
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        missing.append("Playwright for Python is not installed (pip install playwright)")
+    return missing
+
+
+# -- the live server ---------------------------------------------------------------------------
+
+
+@dataclass
+class LiveServer:
+    """The app served over HTTP in a background thread."""
+
+    app: object
+    url: str
+    _thread: threading.Thread = field(repr=False)
+
+    def deliver_mail(self) -> list:
+        """Send queued mail through the memory transport; every message sent so far."""
+        from trainer import mail
+
+        with self.app.app_context():
+            mail.deliver_due()
+        return self.app.extensions.setdefault("trainer.mail.memory", [])
+
+
+@pytest.fixture
+def live_server(tmp_path) -> Iterator[LiveServer]:
+    """A fresh app (its own SQLite database) on 127.0.0.1 and a free port, one per test."""
+    from trainer.db import db
+
+    app = make_test_app(tmp_path)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    try:
+        yield LiveServer(app=app, url=f"http://127.0.0.1:{server.server_port}", _thread=thread)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+# -- the browser -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def chromium_browser():
+    """One headless Chromium for the whole run."""
+    missing = missing_requirements()
+    if missing:
+        pytest.skip("browser journeys need: " + "; ".join(missing))
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@dataclass
+class PageProblems:
+    """Script errors and failed requests seen while a test ran."""
+
+    errors: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+def _open_page(browser, live_server: LiveServer, problems: PageProblems, **context_options):
+    context = browser.new_context(base_url=live_server.url, **context_options)
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    page.on("pageerror", lambda error: problems.errors.append(str(error)))
+    page.on(
+        "console",
+        lambda message: problems.errors.append(f"console: {message.text}")
+        if message.type == "error"
+        else None,
+    )
+    page.on(
+        "requestfailed",
+        lambda request: problems.failed.append(f"{request.url} ({request.failure})"),
+    )
+
+    def on_response(response):
+        # Pages may answer 4xx on purpose; stylesheets, scripts, fonts and images may not.
+        if response.status >= 400 and response.request.resource_type != "document":
+            problems.failed.append(f"{response.url} answered {response.status}")
+
+    page.on("response", on_response)
+    return context, page
+
+
+def _check_problems(problems: PageProblems) -> None:
+    report = problems.errors + problems.failed
+    assert not report, "the browser saw problems:\n  " + "\n  ".join(report)
+
+
+@pytest.fixture
+def page(chromium_browser, live_server):
+    """A new browser context and page (desktop size) on the live server, per test.
+
+    The test fails if a script error occurs or an asset (stylesheet, script, font, image)
+    cannot be loaded.
+    """
+    problems = PageProblems()
+    context, page = _open_page(
+        chromium_browser, live_server, problems, viewport={"width": 1280, "height": 900}
+    )
+    yield page
+    context.close()
+    _check_problems(problems)
+
+
+@pytest.fixture
+def phone_page(chromium_browser, live_server):
+    """A new page 375 pixels wide, like a small phone."""
+    problems = PageProblems()
+    context, page = _open_page(
+        chromium_browser,
+        live_server,
+        problems,
+        viewport={"width": 375, "height": 667},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+    )
+    yield page
+    context.close()
+    _check_problems(problems)
+
+
+# -- accessibility -----------------------------------------------------------------------------
+
+_AXE_RUN = """
+async (tags) => {
+  const results = await axe.run(document, {runOnly: {type: "tag", values: tags}});
+  return results.violations.map((v) => ({
+    id: v.id,
+    impact: v.impact,
+    help: v.help,
+    nodes: v.nodes.map((n) => ({target: n.target, impact: n.impact, summary: n.failureSummary})),
+  }));
+}
+"""
+
+
+def axe_check(page) -> list[dict]:
+    """Run axe-core (WCAG 2.0–2.2 A and AA rules) on ``page``.
+
+    Fails the test on any serious or critical violation, naming the rule, its impact and the
+    selectors of the offending elements. Returns every violation (minor and moderate ones too).
+    """
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.add_script_tag(path=str(AXE_JS))
+    violations = page.evaluate(_AXE_RUN, AXE_TAGS)
+    blocking = [v for v in violations if v["impact"] in BLOCKING_IMPACTS]
+    if blocking:
+        lines = [f"axe-core found {len(blocking)} serious or critical problem(s) on {page.url}:"]
+        for violation in blocking:
+            lines.append(f"- {violation['id']} ({violation['impact']}): {violation['help']}")
+            for node in violation["nodes"]:
+                target = " ".join(" >>> ".join(part) if isinstance(part, list) else part
+                                  for part in node["target"])
+                lines.append(f"    {node['impact']}: {target}")
+        pytest.fail("\n".join(lines), pytrace=False)
+    for violation in violations:  # shown with -rP, or when the test fails
+        print(f"axe-core ({violation['impact']}) on {page.url}: {violation['id']}")
+    return violations
