@@ -121,26 +121,30 @@ def _setting_rows(rng: random.Random, count: int, la_ids: list[int]) -> Iterator
         }
 
 
-def _insert_batches(table, rows: Iterator[dict], returning=None) -> list:
-    """Insert ``rows`` in batches; return the generated ids when ``returning`` is given."""
-    ids: list = []
+def _insert_batches(model, rows: Iterator[dict], with_ids: bool = False) -> list[int]:
+    """Insert ``rows`` in batches (Core executemany, the fast path on both databases).
+
+    With ``with_ids``, return the new rows' ids in insertion order: they are read back as the
+    ids above the largest one before, which holds because demo data only fills an empty
+    database with nobody else writing.
+    """
+    table = model.__table__
+    before = db.session.scalar(sa.select(sa.func.max(table.c.id))) if with_ids else None
     batch: list[dict] = []
-
-    def flush():
-        if not batch:
-            return
-        if returning is not None:
-            ids.extend(db.session.scalars(sa.insert(table).returning(returning), batch))
-        else:
-            db.session.execute(sa.insert(table), batch)
-        batch.clear()
-
     for row in rows:
         batch.append(row)
         if len(batch) >= BATCH:
-            flush()
-    flush()
-    return ids
+            db.session.execute(table.insert(), batch)
+            batch.clear()
+    if batch:
+        db.session.execute(table.insert(), batch)
+    if not with_ids:
+        return []
+    return list(
+        db.session.scalars(
+            sa.select(table.c.id).where(table.c.id > (before or 0)).order_by(table.c.id)
+        )
+    )
 
 
 def create(scale_name: str = "small", seed: int = 2026, echo=print) -> dict[str, int]:
@@ -158,7 +162,7 @@ def create(scale_name: str = "small", seed: int = 2026, echo=print) -> dict[str,
 
     la_ids = list(db.session.scalars(sa.select(LocalAuthority.id).order_by(LocalAuthority.id)))
     setting_ids = _insert_batches(
-        Setting, _setting_rows(rng, scale.settings, la_ids), returning=Setting.id
+        Setting, _setting_rows(rng, scale.settings, la_ids), with_ids=True
     )
     echo(f"  {len(setting_ids)} settings")
 
@@ -204,7 +208,7 @@ def create(scale_name: str = "small", seed: int = 2026, echo=print) -> dict[str,
                 "active": True,
             }
 
-    user_ids = _insert_batches(User, user_rows(), returning=User.id)
+    user_ids = _insert_batches(User, user_rows(), with_ids=True)
     _insert_batches(
         UserRole, ({"user_id": user_id, "role": str(Role.PRACTITIONER)} for user_id in user_ids)
     )
