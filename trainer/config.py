@@ -23,6 +23,7 @@ MAIL_RETRY_BASE_SECONDS = 60
 MAIL_SENDING_TIMEOUT_SECONDS = 600
 SENDGRID_API_KEY: str | None = None
 SENDGRID_HOST = "https://api.sendgrid.com"
+SENDGRID_TIMEOUT_SECONDS = 30
 DISABLED_PLUGINS: list[str] = []  # plugin names (entry-point names) to leave out
 # Extra plugins to register besides the ``trainer.plugins`` entry points: plugin objects or
 # dotted module names ("mypackage.myplugin"). Named by their module name for DISABLED_PLUGINS.
@@ -70,3 +71,8 @@ def from_environment(defaults: dict[str, Any], environ: dict[str, str] | None = 
         name = key[len("TRAINER_"):]
         found[name] = convert(name, raw, defaults.get(name, ""))
     return found
+
+# Booking engine and catalogue.
+TWILIGHT_FROM = "17:00"  # London time; weekday sessions starting then or later are "twilight"
+REMINDER_HOURS_BEFORE = 48
+ONLINE_REMINDER_HOURS_BEFORE = 1

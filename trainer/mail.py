@@ -177,8 +177,9 @@ class SendGridTransport:
     """Sends through SendGrid's v3 ``mail/send`` API with the ``sendgrid`` package.
 
     ``SENDGRID_HOST`` may point at another server (tests use a fake one on 127.0.0.1).
-    Responses: 2xx delivered; 429 and 5xx retried later; any other 4xx is permanent. A request
-    gets ``SENDGRID_TIMEOUT_SECONDS`` (default 30) to be answered, then is retried later.
+    Responses: 2xx delivered; 429, 5xx, 401 and 403 retried later; any other 4xx is
+    permanent. A request gets ``SENDGRID_TIMEOUT_SECONDS`` (default 30) to be answered, then
+    is retried later.
     """
 
     def __init__(self, app: Flask):
@@ -232,7 +233,9 @@ class SendGridTransport:
         except http_errors.HTTPError as error:
             status = getattr(error, "status_code", 0) or 0
             detail = _provider_message(getattr(error, "body", b""))
-            permanent = 400 <= status < 500 and status != 429
+            # 401/403 mean our key or account is wrong, not the message: retry, so mail
+            # waits while an administrator fixes the key instead of failing for good.
+            permanent = 400 <= status < 500 and status not in (401, 403, 429)
             raise DeliveryError(f"SendGrid answered {status}: {detail}", permanent) from error
         except OSError as error:  # connection refused, timeouts, DNS
             raise DeliveryError(f"Could not reach SendGrid: {error}") from error
