@@ -6,9 +6,13 @@ import platform
 import sys
 from datetime import UTC, datetime
 
-from bench import demo_data
+from bench import booking_rush, catalogue_search, demo_data
 
-BENCHMARKS = {"demo_data": demo_data.main}
+BENCHMARKS = {
+    "booking_rush": booking_rush.main,
+    "catalogue_search": catalogue_search.main,
+    "demo_data": demo_data.main,
+}
 
 
 def main(names: list[str]) -> None:

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from bench.common import on_postgres
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -47,7 +49,8 @@ def run(database_url: str | None, label: str) -> dict:
         engine.dispose()
         size = ""
         if not database_url:
-            size = f", database file {Path(folder, 'trainer.sqlite').stat().st_size / 2**20:.0f} MiB"
+            megabytes = Path(folder, "trainer.sqlite").stat().st_size / 2**20
+            size = f", database file {megabytes:.0f} MiB"
         print(f"demo-data --scale national on {label}: {seconds:.1f}s, peak memory "
               f"{peak / 1024:.0f} MiB, {counts}{size}")
         return {"seconds": seconds, **counts}
@@ -55,21 +58,7 @@ def run(database_url: str | None, label: str) -> dict:
 
 def main() -> None:
     run(None, "SQLite")
-    url = os.environ.get("BENCH_DATABASE_URL")
-    if url:
-        schema = f"bench_{os.getpid()}"
-        engine = sa.create_engine(url)
-        with engine.begin() as connection:
-            connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
-        try:
-            separator = "&" if "?" in url else "?"
-            run(f"{url}{separator}options=-csearch_path%3D{schema}", "PostgreSQL")
-        finally:
-            with engine.begin() as connection:
-                connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-            engine.dispose()
-    else:
-        print("demo-data on PostgreSQL: skipped (set BENCH_DATABASE_URL)")
+    on_postgres(run, "demo-data")
 
 
 if __name__ == "__main__":

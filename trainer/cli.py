@@ -103,8 +103,15 @@ def send_mail_command(loop: bool, interval: float, limit: int):
 
 @trainer_group.command("tick")
 def tick_command():
-    """Do time-based work (plugins' ``trainer_tick``). Idempotent; run it every minute."""
+    """Send due reminders, mark ended sessions, then plugins' ``trainer_tick``.
+
+    Idempotent and safe to run on several hosts at once; run it every minute.
+    """
+    from trainer import booking
+
     now = utcnow()
+    click.echo(f"Reminders sent: {booking.send_reminders(now)}")
+    click.echo(f"Sessions ended: {booking.end_sessions(now)}")
     for summary in hooks.call("trainer_tick", now=now):
         if summary:
             click.echo(summary)

@@ -105,6 +105,22 @@ def configure_engine(engine: sa.Engine, lock_timeout_seconds: float) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if _begin_immediate.get() else "BEGIN")
 
 
+def prefer_write_lock(prefer: bool) -> None:
+    """Begin this context's transactions with the write lock (SQLite ``BEGIN IMMEDIATE``).
+
+    Called for every request that may write (POST and the like). On SQLite a transaction that
+    reads first and writes later cannot wait for the lock if another writer committed in
+    between (it fails at once with "database is locked"); taking the lock at the start lets it
+    wait up to ``DATABASE_LOCK_TIMEOUT_SECONDS`` instead. No effect on PostgreSQL.
+    """
+    _begin_immediate.set(prefer)
+
+
+def is_lock_error(error: BaseException) -> bool:
+    """True when ``error`` is the database refusing or timing out a lock."""
+    return isinstance(error, OperationalError) and _is_lock_error(error)
+
+
 @contextmanager
 def write_transaction() -> Iterator[None]:
     """Run the block as one transaction that may lock rows, then commit it.
@@ -159,7 +175,9 @@ def lock_row(model: type[Base], row_id: int):
     PostgreSQL: ``SELECT ... FOR UPDATE``. SQLite: the transaction already holds the write lock,
     so a plain read is enough. Returns ``None`` when there is no such row.
     """
-    statement = sa.select(model).where(model.id == row_id)
+    statement = (
+        sa.select(model).where(model.id == row_id).execution_options(populate_existing=True)
+    )
     if not is_sqlite():
         statement = statement.with_for_update()
     return db.session.execute(statement).scalar_one_or_none()

@@ -32,11 +32,15 @@ DEMO_PASSWORD = "demo-password-2026"
 class Scale:
     settings: int
     users: int
+    training_sessions: int
+    bookings: int
 
 
 SCALES = {
-    "small": Scale(settings=300, users=200),
-    "national": Scale(settings=60_000, users=300_000),
+    "small": Scale(settings=300, users=200, training_sessions=80, bookings=1200),
+    "national": Scale(
+        settings=60_000, users=300_000, training_sessions=20_000, bookings=600_000
+    ),
 }
 
 DEMO_PEOPLE = [
@@ -213,10 +217,16 @@ def create(scale_name: str = "small", seed: int = 2026, echo=print) -> dict[str,
         UserRole, ({"user_id": user_id, "role": str(Role.PRACTITIONER)} for user_id in user_ids)
     )
     echo(f"  {len(user_ids) + len(DEMO_PEOPLE)} users")
+    from trainer import demo_training
+
+    training = demo_training.create(
+        rng, scale.training_sessions, scale.bookings, echo=echo
+    )
     db.session.commit()
     return {
         "regions": regions, "local_authorities": authorities, "settings": len(setting_ids),
         "users": len(user_ids) + len(DEMO_PEOPLE), "delivery_partners": len(partners),
+        **training,
     }
 
 

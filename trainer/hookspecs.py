@@ -69,3 +69,92 @@ def trainer_tick(now):
     :param now: the current time as an aware UTC :class:`datetime.datetime`.
     :return: optionally a short summary string for the command's output.
     """
+
+
+# -- booking -------------------------------------------------------------------------------------
+
+
+@hookspec
+def trainer_booking_refusal(training_session, user):
+    """Say why ``user`` may not book ``training_session``, or nothing.
+
+    Called by :func:`trainer.booking.book` under the session's lock, after the core's own
+    checks (cancelled, booking window, LA restriction, already booked) have passed.
+
+    :param training_session: the :class:`trainer.catalogue.TrainingSession`.
+    :param user: the :class:`trainer.people.User` trying to book.
+    :return: a sentence to show the person (e.g. "This session is for SENCOs only"), or
+        ``None`` to allow. Any non-``None`` answer refuses the booking.
+    """
+
+
+@hookspec
+def trainer_places_held(training_session):
+    """Count places held outside bookings (e.g. open waiting-list offers).
+
+    Called under the session's lock each time free places are counted, and when pages show
+    places left. Held places count against capacity exactly like confirmed bookings.
+
+    :return: a whole number of places (0 or more), or ``None`` for none.
+    """
+
+
+@hookspec(firstresult=True)
+def trainer_session_full(training_session, user):
+    """Take over when ``user`` tries to book a session with no place left.
+
+    ``firstresult``: the first plugin to answer decides. Called under the session's lock. With
+    no answer the person is told the session is fully booked.
+
+    :return: ``None`` to let the core say "fully booked", or a
+        :class:`trainer.booking.FullAnswer` (``message`` to show and optional ``url`` to send
+        the person to, e.g. "Join the waiting list").
+    """
+
+
+@hookspec
+def trainer_booking_confirmed(booking):
+    """A booking was confirmed (new, or re-booked after a cancellation).
+
+    Called inside the booking's transaction, under the session's lock: anything the plugin
+    adds to ``db.session`` is committed with the booking, or rolled back with it. Do not commit.
+
+    :param booking: the :class:`trainer.booking.Booking`.
+    :return: nothing.
+    """
+
+
+@hookspec
+def trainer_booking_cancelled(booking):
+    """A booking was cancelled, by the person or because the session was cancelled.
+
+    Called inside the cancellation's transaction, under the session's lock. Do not commit.
+    ``booking.cancel_reason`` says why.
+    """
+
+
+@hookspec
+def trainer_places_freed(training_session):
+    """Places may have become free: a booking was cancelled or the capacity was raised.
+
+    Called inside that transaction, under the session's lock, after the change, so
+    :func:`trainer.booking.free_places` already counts the freed places. A waiting list offers
+    them here. Do not commit.
+    """
+
+
+@hookspec
+def trainer_attendance_recorded(booking, meeting):
+    """The register was taken for ``booking`` at ``meeting`` (attended or absent).
+
+    Called inside the register's transaction. ``booking.attendance_for(meeting)`` has the mark.
+    """
+
+
+@hookspec
+def trainer_session_ended(training_session):
+    """A training session's last meeting has ended. Called once per session, from ``tick``.
+
+    Called inside the transaction that records the session as handled, so work done here and
+    that record commit together: it is never done twice and never skipped.
+    """

@@ -126,12 +126,16 @@ def build_email(message: OutboxMessage, config: dict[str, Any]) -> EmailMessage:
     if message.html_body:
         email.add_alternative(message.html_body, subtype="html")
     for item in message.attachment_list():
-        maintype, _, subtype = item["content_type"].partition("/")
-        subtype = subtype.split(";")[0]
+        # Keep parameters such as "method=REQUEST": mail programs use them to show a
+        # calendar attachment as an invitation.
+        maintype, _, rest = item["content_type"].partition("/")
+        subtype, *extra = [part.strip() for part in rest.split(";")]
+        params = dict(part.split("=", 1) for part in extra if "=" in part)
         email.add_attachment(
             base64.b64decode(item["content"]),
             maintype=maintype,
             subtype=subtype,
+            params=params,
             filename=item["filename"],
         )
     return email
@@ -369,3 +373,32 @@ def retry(message: OutboxMessage) -> None:
 
 def guess_type(filename: str) -> str:
     return mimetypes.guess_type(filename)[0] or "application/octet-stream"
+
+
+def send_template(recipient, subject: str, name: str, attachments=(), **context) -> OutboxMessage:
+    """Queue the email ``name`` to ``recipient`` (anything with ``email`` and ``name``) in the
+    current transaction.
+
+    The text body comes from ``templates/emails/<name>.txt`` and, when it exists, the HTML body
+    from ``templates/emails/<name>.html``; both see ``user`` (the recipient), ``subject``,
+    ``service_name`` and ``context``.
+    """
+    from flask import render_template
+    from jinja2 import TemplateNotFound
+
+    context.update(
+        user=recipient, service_name=current_app.config["SERVICE_NAME"], subject=subject
+    )
+    text = render_template(f"emails/{name}.txt", **context)
+    try:
+        html = render_template(f"emails/{name}.html", **context)
+    except TemplateNotFound:
+        html = None
+    return queue(
+        recipient=recipient.email,
+        recipient_name=recipient.name,
+        subject=subject,
+        text_body=text,
+        html_body=html,
+        attachments=attachments,
+    )

@@ -180,6 +180,8 @@ class User(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     active: Mapped[bool] = mapped_column(default=True)
+    # Secret part of the URL of the person's private calendar feed; reset to revoke it.
+    calendar_token: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
 
     setting: Mapped[Setting | None] = relationship()
     local_authority: Mapped[LocalAuthority | None] = relationship()

@@ -13,7 +13,7 @@ from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
 from trainer import hooks, times
-from trainer.db import Busy, db
+from trainer.db import Busy, db, is_lock_error, prefer_write_lock
 from trainer.hooks import NavItem
 
 log = logging.getLogger(__name__)
@@ -23,10 +23,10 @@ limiter = Limiter(key_func=get_remote_address)
 
 def register_blueprints(app: Flask) -> None:
     """Register the core's blueprints, then every plugin's (``trainer_blueprints``)."""
-    from trainer.web import account, admin, auth, pages
+    from trainer.web import account, admin, api, auth, bookings, catalogue, manage, pages
 
     limiter.init_app(app)
-    for module in (pages, auth, account, admin):
+    for module in (pages, auth, account, catalogue, bookings, manage, api, admin):
         app.register_blueprint(module.bp)
     with app.app_context():
         for result in hooks.call("trainer_blueprints"):
@@ -34,6 +34,10 @@ def register_blueprints(app: Flask) -> None:
                 app.register_blueprint(blueprint)
 
     _make_static_public(app)
+    @app.before_request
+    def _lock_for_writes():
+        prefer_write_lock(request.method not in ("GET", "HEAD", "OPTIONS"))
+
     app.context_processor(_page_context)
     app.add_template_filter(times.moment, "london_moment")
     app.add_template_filter(times.span, "london_span")
@@ -61,9 +65,11 @@ def nav_items(user) -> list[NavItem]:
     """The main navigation for ``user``: the core's items and every plugin's, in order."""
     from flask import url_for
 
-    items: list[NavItem] = []
+    items: list[NavItem] = [NavItem("Find training", url_for("catalogue.find_training"), 20)]
     if user is not None:
         items.append(NavItem("Home", url_for("pages.dashboard"), 10))
+        if user.has_role("trainer", "admin"):
+            items.append(NavItem("Manage training", url_for("manage.index"), 30))
         items.append(NavItem("Your account", url_for("account.profile"), 80))
         if user.has_role("admin"):
             items.append(NavItem("Administration", url_for("admin.index"), 90))
@@ -87,7 +93,9 @@ def _page_context():
     path = request.path
     items = []
     for item in nav_items(user):
-        active = item.href == path or (item.href != "/" and path.startswith(item.href + "/"))
+        active = item.href == path or (
+            item.href != "/" and path.startswith(item.href.rstrip("/") + "/")
+        )
         items.append({"text": item.text, "href": item.href, "active": active})
     return {
         "service_name": current_app.config["SERVICE_NAME"],
@@ -149,6 +157,10 @@ def _register_error_pages(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(error):
+        if is_lock_error(error):
+            db.session.rollback()
+            log.warning("database busy on %s: %s", request.path, error)
+            return render(503)
         log.exception("unhandled error on %s", request.path)
         db.session.rollback()
         return render(500)

@@ -10,7 +10,7 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from trainer import tokens
 from trainer.access import public, signed_in
-from trainer.db import db
+from trainer.db import db, write_transaction
 from trainer.forms import (
     BaseForm,
     UKPostcode,
@@ -20,6 +20,7 @@ from trainer.forms import (
     normalise_postcode,
     strip,
 )
+from trainer.mail import send_template
 from trainer.people import (
     JOB_ROLES,
     ROLES_WITHOUT_SETTING,
@@ -31,7 +32,6 @@ from trainer.people import (
     normalise_email,
 )
 from trainer.web import page_panels
-from trainer.web.emails import send_template
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
@@ -309,10 +309,12 @@ def confirm_email(token: str):
     taken = find_user_by_email(payload["email"])
     if taken is not None and taken.id != user.id:
         return render_template("account/email_taken.html"), 400
-    old = _Recipient(user.email, user.name)
-    user.email = payload["email"]
-    send_template(old, "Your email address has been changed", "email_changed", new=user.email)
-    db.session.commit()
+    with write_transaction():  # a GET that writes: take the write lock first
+        old = _Recipient(user.email, user.name)
+        user.email = payload["email"]
+        send_template(
+            old, "Your email address has been changed", "email_changed", new=user.email
+        )
     if current_user.is_authenticated and current_user.id == user.id:
         login_user(user)
     flash(f"Your email address is now {user.email}.", "success")

@@ -25,11 +25,11 @@ from wtforms.validators import DataRequired, EqualTo, Length
 
 from trainer import tokens
 from trainer.access import public
-from trainer.db import db, utcnow
+from trainer.db import db, utcnow, write_transaction
 from trainer.forms import BaseForm, email_field, new_password_field, strip
+from trainer.mail import send_template
 from trainer.people import Role, User, find_user_by_email, normalise_email
 from trainer.web import limiter
-from trainer.web.emails import send_template
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
@@ -165,9 +165,9 @@ def verify_email(token: str):
     user = db.session.get(User, payload.get("user")) if isinstance(payload, dict) else None
     if user is None or user.email != payload.get("email"):
         return render_template("auth/link_problem.html", expired=False, kind=VERIFY), 400
-    if user.email_verified_at is None:
-        user.email_verified_at = utcnow()
-        db.session.commit()
+    with write_transaction():  # a GET that writes: take the write lock first
+        if user.email_verified_at is None:
+            user.email_verified_at = utcnow()
     flash("Your email address is confirmed. You can now sign in.", "success")
     if current_user.is_authenticated and current_user.id == user.id:
         return redirect(url_for("pages.dashboard"))
