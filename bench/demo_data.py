@@ -44,7 +44,7 @@ def run(database_url: str | None, label: str) -> dict:
         with engine.connect() as connection:
             counts = {
                 table: connection.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar()
-                for table in ("setting", "user_account", "user_role")
+                for table in ("setting", "user_account", "training_session", "meeting", "booking")
             }
         engine.dispose()
         size = ""

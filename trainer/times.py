@@ -15,6 +15,25 @@ def to_london(moment: datetime) -> datetime:
     return moment.astimezone(LONDON)
 
 
+def london_wall_clock(moment: datetime) -> datetime:
+    """The naive wall-clock time London's clocks show at an instant (naive datetimes are taken
+    to be UTC): what a person would type back for it."""
+    return to_london(moment).replace(tzinfo=None)
+
+
+class NoSuchTime(ValueError):
+    """A London wall-clock time skipped when the clocks go forward."""
+
+
+def london_to_utc(local: datetime) -> datetime:
+    """The UTC instant of a naive London wall-clock time. Raises :class:`NoSuchTime` for a
+    time the clocks skip; an hour that happens twice (clocks going back) means the first."""
+    instant = local.replace(tzinfo=LONDON).astimezone(UTC)
+    if london_wall_clock(instant) != local:
+        raise NoSuchTime(local)
+    return instant
+
+
 def clock(moment: datetime) -> str:
     """``6:30pm``, ``8pm``, ``12pm`` (midday) and ``12am`` (midnight)."""
     hour = moment.hour % 12 or 12
