@@ -98,3 +98,31 @@ def test_health_check_with_an_unreachable_database():
     )
     response = broken.test_client().get("/healthz")
     assert response.status_code == 503
+
+
+def test_dashboard_shows_the_next_training_or_an_empty_state(app, client, make_user, auth):
+    from datetime import UTC, datetime, timedelta
+
+    from tests import factories
+    from trainer import booking as engine
+    from trainer.db import db
+    from trainer.people import User
+
+    person, email = make_user("person@example.org")
+    auth.sign_in(email)
+    page = client.get("/dashboard").get_data(as_text=True)
+    assert "You have no training booked" in page
+    with app.test_request_context():
+        start = datetime(2031, 3, 4, 18, 30, tzinfo=UTC)
+        session = factories.training_session(starts=start, course_=factories.course("Makaton"))
+        past = factories.training_session(starts=datetime.now(UTC) + timedelta(minutes=1))
+        db.session.commit()
+        engine.book(session.id, db.session.get(User, person))
+        engine.book(past.id, db.session.get(User, person))
+        past.meetings[0].starts_at = datetime.now(UTC) - timedelta(days=3)
+        past.meetings[0].ends_at = datetime.now(UTC) - timedelta(days=3, hours=-1)
+        past.refresh_times(engine.twilight_from())
+        db.session.commit()
+    page = client.get("/dashboard").get_data(as_text=True)
+    assert "Makaton" in page and "Tuesday 4 March 2031, 6:30pm to 8pm" in page
+    assert page.count("/my-training/bookings/") == 1  # the finished session is not listed

@@ -121,6 +121,15 @@ class PageProblems:
 
     errors: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    # Chromium reports a link that turns into a download as an aborted navigation; those are
+    # set aside here and forgiven when a download of that address did start.
+    aborted_navigations: list[str] = field(default_factory=list)
+    downloads: set[str] = field(default_factory=set)
+
+    def report(self) -> list[str]:
+        aborted = [f"{url} (net::ERR_ABORTED)" for url in self.aborted_navigations
+                   if url not in self.downloads]
+        return self.errors + self.failed + aborted
 
 
 def _open_page(browser, live_server: LiveServer, problems: PageProblems, **context_options):
@@ -134,10 +143,15 @@ def _open_page(browser, live_server: LiveServer, problems: PageProblems, **conte
         if message.type == "error"
         else None,
     )
-    page.on(
-        "requestfailed",
-        lambda request: problems.failed.append(f"{request.url} ({request.failure})"),
-    )
+
+    def on_request_failed(request):
+        if request.is_navigation_request() and request.failure == "net::ERR_ABORTED":
+            problems.aborted_navigations.append(request.url)
+        else:
+            problems.failed.append(f"{request.url} ({request.failure})")
+
+    page.on("requestfailed", on_request_failed)
+    page.on("download", lambda download: problems.downloads.add(download.url))
 
     def on_response(response):
         # Pages may answer 4xx on purpose; stylesheets, scripts, fonts and images may not.
@@ -149,7 +163,7 @@ def _open_page(browser, live_server: LiveServer, problems: PageProblems, **conte
 
 
 def _check_problems(problems: PageProblems) -> None:
-    report = problems.errors + problems.failed
+    report = problems.report()
     assert not report, "the browser saw problems:\n  " + "\n  ".join(report)
 
 
@@ -224,3 +238,70 @@ def axe_check(page) -> list[dict]:
     for violation in violations:  # shown with -rP, or when the test fails
         print(f"axe-core ({violation['impact']}) on {page.url}: {violation['id']}")
     return violations
+
+
+# -- people and moving around ------------------------------------------------------------------
+
+
+def add_user(app, email: str, name: str, roles=None, **fields) -> int:
+    """A verified user with the test password (``tests.conftest.PASSWORD``); their id.
+
+    ``roles`` defaults to practitioner. The test app hashes with pbkdf2 at 1,000 rounds, so
+    this is quick.
+    """
+    from tests.conftest import PASSWORD
+    from trainer.db import db, utcnow
+    from trainer.people import Role, User, normalise_email
+
+    with app.app_context():
+        user = User(email=normalise_email(email), name=name, **fields)
+        user.set_password(PASSWORD)
+        user.email_verified_at = utcnow()
+        for role in roles or [Role.PRACTITIONER]:
+            user.grant(role)
+        db.session.add(user)
+        db.session.commit()
+        return user.id
+
+
+def sign_in(page, email: str, password: str | None = None, check=None) -> None:
+    """Sign in through the sign-in page (opened from the main navigation).
+
+    ``check``, if given, is called with the page on the sign-in page (``axe_check``, say).
+    Waits until the dashboard is shown.
+    """
+    import re
+
+    from playwright.sync_api import expect
+
+    from tests.conftest import PASSWORD
+
+    page.goto("/")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Sign in").click()
+    expect(page.get_by_role("heading", level=1, name="Sign in")).to_be_visible()
+    if check is not None:
+        check(page)
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password", exact=True).fill(password or PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(r"/dashboard$"))
+    # Let the dashboard finish loading its scripts, so the next navigation aborts nothing.
+    page.wait_for_load_state("load")
+
+
+def press_tab_until(page, locator, limit: int = 40, key: str = "Tab") -> int:
+    """Press Tab (or ``key``, e.g. "Shift+Tab") until ``locator`` has the focus; how many
+    presses it took. Fails after ``limit`` presses, naming where the focus went."""
+    element = locator.element_handle()
+    visited = []
+    for presses in range(1, limit + 1):
+        page.keyboard.press(key)
+        if page.evaluate("(el) => document.activeElement === el", element):
+            return presses
+        visited.append(page.evaluate(
+            "() => { const a = document.activeElement;"
+            " return a ? `${a.tagName.toLowerCase()}#${a.id}"
+            " ${(a.innerText || a.value || '').trim().slice(0, 30)}` : 'nothing'; }"
+        ))
+    pytest.fail(f"{key} never reached {locator} in {limit} presses; focus went: "
+                + " | ".join(visited), pytrace=False)

@@ -68,6 +68,7 @@ def nav_items(user) -> list[NavItem]:
     items: list[NavItem] = [NavItem("Find training", url_for("catalogue.find_training"), 20)]
     if user is not None:
         items.append(NavItem("Home", url_for("pages.dashboard"), 10))
+        items.append(NavItem("My training", url_for("bookings.my_training"), 25))
         if user.has_role("trainer", "admin"):
             items.append(NavItem("Manage training", url_for("manage.index"), 30))
         items.append(NavItem("Your account", url_for("account.profile"), 80))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from flask import (
@@ -47,7 +47,7 @@ from trainer.catalogue import (
 from trainer.db import db, utcnow
 from trainer.forms import BaseForm, choices
 from trainer.people import LocalAuthority, Region, Role
-from trainer.times import clock
+from trainer.times import LONDON, clock
 
 bp = Blueprint("catalogue", __name__, url_prefix="/training")
 
@@ -256,6 +256,11 @@ class FindTrainingForm(BaseForm):
 def read_filters(args) -> tuple[FindTrainingForm, SessionFilters | None]:
     """The form for ``args`` and its filters, or ``None`` when a value is bad."""
     form = FindTrainingForm(formdata=args)
+    # Example dates in the hints are always ahead of today, in London.
+    today = datetime.now(LONDON).date()
+    soon, later = today + timedelta(days=7), today + timedelta(days=35)
+    form.date_from.description = f"For example, {soon.day}/{soon.month}/{soon.year}"
+    form.date_to.description = f"For example, {later.day}/{later.month}/{later.year}"
     if not form.validate():
         return form, None
     return form, form.filters()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from flask import (
     Blueprint,
     current_app,
@@ -16,7 +17,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from trainer.access import public, signed_in
-from trainer.db import db
+from trainer.booking import Booking, BookingStatus
+from trainer.catalogue import TrainingSession
+from trainer.db import db, utcnow
 from trainer.web import page_panels
 
 bp = Blueprint("pages", __name__)
@@ -34,9 +37,22 @@ def home():
 @bp.route("/dashboard")
 @signed_in
 def dashboard():
-    """The signed-in home page, with panels from plugins."""
+    """The signed-in home page: the next few bookings, and panels from plugins."""
+    upcoming = db.session.scalars(
+        sa.select(Booking)
+        .join(Booking.training_session)
+        .where(
+            Booking.user_id == current_user.id,
+            Booking.status == BookingStatus.CONFIRMED,
+            TrainingSession.ends_at > utcnow(),
+        )
+        .order_by(TrainingSession.starts_at)
+        .limit(3)
+    ).all()
     return render_template(
-        "pages/dashboard.html", panels=page_panels("dashboard", None, current_user)
+        "pages/dashboard.html",
+        upcoming=upcoming,
+        panels=page_panels("dashboard", None, current_user),
     )
 
 
