@@ -786,3 +786,9 @@ def test_empty_feed_is_still_a_calendar(client):
     response = client.get("/training/feed.ics?topic=autism")
     assert response.status_code == 200
     assert Calendar.from_ical(response.data).walk("VEVENT") == []
+
+
+def test_time_of_day_choices_say_what_they_include(client):
+    """Sessions that are not twilight include weekend evenings, and the label says so."""
+    page = client.get("/training/").get_data(as_text=True)
+    assert "Daytime and weekends" in page

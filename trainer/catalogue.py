@@ -328,7 +328,7 @@ class Meeting(db.Model):
 
 # -- finding training -------------------------------------------------------------------------
 
-TIMES_OF_DAY = {"daytime": "Daytime", "twilight": "Twilight (evening, weekdays)"}
+TIMES_OF_DAY = {"daytime": "Daytime and weekends", "twilight": "Twilight (evening, weekdays)"}
 
 
 @dataclass

@@ -215,7 +215,7 @@ class FindTrainingForm(BaseForm):
             [("", "Any local authority")] + [tuple(row) for row in authorities]
         )
         self.time_of_day.choices = choices(
-            [("", "Any time"), ("daytime", "Daytime"), ("twilight", twilight_label())]
+            [("", "Any time"), ("daytime", "Daytime and weekends"), ("twilight", twilight_label())]
         )
 
     def validate_date_to(self, field):
