@@ -715,3 +715,35 @@ def test_delivered_invite_keeps_its_calendar_method(app, make_user, mailbox):
     [part] = [p for p in message.iter_attachments() if p.get_content_type() == "text/calendar"]
     assert part.get_param("method") == "REQUEST"
     assert b"METHOD:REQUEST" in part.get_payload(decode=True)
+
+
+def test_a_lock_timeout_answers_busy_and_books_nothing(app, browser, signed_in, monkeypatch):
+    """DESIGN guarantee 1: when the session's lock is not granted in time the person is told
+    to try again (503), never shown a 500, and nothing is saved."""
+    from trainer.db import Busy
+
+    session_id = make_session(app)
+
+    def busy(*args, **kwargs):
+        raise Busy()
+
+    monkeypatch.setattr(engine, "book", busy)
+    response = book_page(browser, session_id)
+    assert response.status_code == 503
+    page = response.get_data(as_text=True)
+    assert "Sorry, the service is busy" in page and "Nothing was saved" in page
+    assert count(app, Booking) == 0 and count(app, OutboxMessage) == 0
+
+
+def test_a_database_lock_error_anywhere_answers_busy(app, client, monkeypatch):
+    """A raw "database is locked" from the driver becomes the busy page, not a 500."""
+    from trainer.access import public
+
+    @public
+    def locked():
+        raise sa.exc.OperationalError("UPDATE x", {}, Exception("database is locked"))
+
+    app.add_url_rule("/locked", "locked", locked)
+    response = client.get("/locked")
+    assert response.status_code == 503
+    assert "Sorry, the service is busy" in response.get_data(as_text=True)

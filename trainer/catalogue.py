@@ -366,7 +366,10 @@ class SessionFilters:
 
 
 def confirmed_count_subquery():
-    """Confirmed bookings per session, as a correlated scalar subquery."""
+    """Confirmed bookings per session, as a correlated scalar subquery.
+
+    The booking table is named, not imported: the catalogue sits below the booking engine.
+    """
     booking = sa.table("booking", sa.column("training_session_id"), sa.column("status"))
     return (
         sa.select(sa.func.count())

@@ -25,14 +25,15 @@ class BaseForm(FlaskForm):
         pairs = []
         for field in self:
             for message in field.errors:
-                pairs.append((_first_input_id(field), message))
+                pairs.append((first_input_id(field), message))
         if getattr(self, "form_errors", None):
             pairs.extend(("", message) for message in self.form_errors)
         return pairs
 
 
-def _first_input_id(field: Field) -> str:
-    # Radios and checkboxes put their first option's id on the first input.
+def first_input_id(field: Field) -> str:
+    """The id an error summary links to: radios and checkboxes put their first option's id
+    on the first input."""
     if field.type in {"RadioField", "MultiCheckboxField", "SelectMultipleField"}:
         return f"{field.id}-0"
     return field.id

@@ -14,7 +14,6 @@ import base64
 import enum
 import json
 import logging
-import mimetypes
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -370,9 +369,6 @@ def retry(message: OutboxMessage) -> None:
     message.attempts = 0
     message.next_attempt_at = utcnow()
 
-
-def guess_type(filename: str) -> str:
-    return mimetypes.guess_type(filename)[0] or "application/octet-stream"
 
 
 def send_template(recipient, subject: str, name: str, attachments=(), **context) -> OutboxMessage:

@@ -29,7 +29,14 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from trainer.booking import Attendance
 from trainer.catalogue import MODE_LABELS, Mode, TrainingSession
 from trainer.db import db, utcnow
-from trainer.forms import BaseForm, UKPostcode, choices, normalise_postcode, strip
+from trainer.forms import (
+    BaseForm,
+    UKPostcode,
+    choices,
+    first_input_id,
+    normalise_postcode,
+    strip,
+)
 from trainer.times import NoSuchTime, clock, day, london_to_utc
 from trainer.web.manage.forms import MultiCheckboxField, parse_date, parse_time
 
@@ -216,7 +223,7 @@ class SessionForm(BaseForm):
                     for sub in entry.form:
                         pairs.extend((sub.id, message) for message in sub.errors)
             else:
-                pairs.extend((_input_id(item), message) for message in item.errors)
+                pairs.extend((first_input_id(item), message) for message in item.errors)
         pairs.extend(("", message) for message in self.form_errors)
         return pairs
 
@@ -395,12 +402,6 @@ class SessionForm(BaseForm):
                 self.plan = []
                 return
             self.plan.append(occurrence)
-
-
-def _input_id(item) -> str:
-    if item.type in {"RadioField", "MultiCheckboxField", "SelectMultipleField"}:
-        return f"{item.id}-0"
-    return item.id
 
 
 def _is_web_address(url: str) -> bool:
