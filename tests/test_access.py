@@ -56,6 +56,7 @@ EXPECTED = {
     "bookings.feed": "public",
     # manage (running training)
     "manage.index": "roles:admin,trainer",
+    "reports.index": "roles:admin,trainer",
     "manage.courses": "roles:admin,trainer",
     "manage.new_course": "roles:admin,trainer",
     "manage.edit_course": "roles:admin,trainer",
@@ -75,6 +76,15 @@ EXPECTED = {
     "admin.mail_list": "roles:admin",
     "admin.mail_retry": "roles:admin",
     "admin.mail_retry_all": "roles:admin",
+    # waiting list plugin
+    "waiting_list.join": "signed_in",
+    "waiting_list.leave": "signed_in",
+    "waiting_list.answer_offer": "public",
+    "waiting_list.manage_list": "roles:admin,trainer",
+    "waiting_list.manual_offer": "roles:admin,trainer",
+    "waiting_list.remove_entry": "roles:admin,trainer",
+    "waiting_list.demand_report": "roles:admin,trainer",
+    "waiting_list.demand_invite": "roles:admin,trainer",
 }
 
 

@@ -402,7 +402,7 @@ def test_places_left_and_fully_booked_are_said_in_words(app, client):
     ]
     assert result_ids(page(client, "/training/?places_left=1")) == [roomy, one_left]
     assert "Fully booked" in page(client, f"/training/sessions/{full}")
-    assert "This session is fully booked" in page(client, f"/training/sessions/{full}")
+    assert "This training session is fully booked" in page(client, f"/training/sessions/{full}")
 
 
 def test_places_held_by_plugins_count_against_places_left(app_factory):

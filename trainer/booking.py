@@ -206,6 +206,15 @@ def confirmed_counts(session_ids: list[int]) -> dict[int, int]:
     return counts
 
 
+def full_answer(training_session: TrainingSession, user: User | None) -> Result:
+    """What a person is told about a session with no place left: a plugin's way forward
+    (``trainer_session_full``, e.g. "Join the waiting list") or "fully booked"."""
+    answer = hooks.call("trainer_session_full", training_session=training_session, user=user)
+    if answer is not None:
+        return Result(Outcome.FULL, answer.message, url=answer.url, link_text=answer.link_text)
+    return Result(Outcome.FULL, "This training session is fully booked.")
+
+
 def booking_for(user: User, training_session_id: int) -> Booking | None:
     return db.session.scalar(
         sa.select(Booking).where(
@@ -277,13 +286,7 @@ def book(
         if reason is not None:
             return Result(Outcome.REFUSED, reason)
         if free_places(training_session) <= 0:
-            answer = hooks.call(
-                "trainer_session_full", training_session=training_session, user=user
-            )
-            if answer is not None:
-                return Result(Outcome.FULL, answer.message, url=answer.url,
-                              link_text=answer.link_text)
-            return Result(Outcome.FULL, "This training session is fully booked.")
+            return full_answer(training_session, user)
         booking = booking_for(user, training_session.id)
         if booking is None:
             booking = Booking(training_session=training_session, user=user)
@@ -368,7 +371,7 @@ def cancel_session(training_session_id: int, reason: str, now: datetime | None =
     """Cancel a training session: everyone booked is told, with a calendar cancellation.
 
     Returns how many bookings were cancelled. Plugins hear ``trainer_booking_cancelled`` for
-    each booking.
+    each booking, then ``trainer_session_cancelled``, in the same transaction.
     """
     now = now or utcnow()
     with write_transaction():
@@ -393,6 +396,7 @@ def cancel_session(training_session_id: int, reason: str, now: datetime | None =
                 reason=reason,
             )
             hooks.call("trainer_booking_cancelled", booking=booking)
+        hooks.call("trainer_session_cancelled", training_session=training_session)
         return len(bookings)
 
 

@@ -47,10 +47,25 @@ class Panel:
         self.title, self.html, self.order = title, html, order
 
 
+@dataclass(order=True)
+class ReportSection:
+    """A section of the reports page: headline figures, and a link to the full report."""
+
+    order: int
+    title: str = field(compare=False)
+    html: str = field(compare=False)
+    url: str | None = field(compare=False, default=None)
+
+    def __init__(self, title: str, html: str, url: str | None = None, order: int = 50):
+        self.title, self.html, self.url, self.order = title, html, url, order
+
+
 def build_plugin_manager(disabled: list[str] | tuple[str, ...] = ()) -> pluggy.PluginManager:
     """Return a manager with the specs, the entry-point plugins, and none of ``disabled``."""
     manager = pluggy.PluginManager("trainer")
     manager.add_hookspecs(hookspecs)
+    # Historic: plugins registered from now on add their own specs as they arrive.
+    manager.hook.trainer_addhooks.call_historic(kwargs={"plugin_manager": manager})
     for name in disabled:
         manager.set_blocked(name)
     manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP)

@@ -22,6 +22,19 @@ hookspec = pluggy.HookspecMarker("trainer")
 hookimpl = pluggy.HookimplMarker("trainer")
 
 
+@hookspec(historic=True)
+def trainer_addhooks(plugin_manager):
+    """Add a plugin's own hook specifications, so other plugins can implement them.
+
+    Historic: called for every plugin as it is registered, whenever that is, with the
+    :class:`pluggy.PluginManager`. Call ``plugin_manager.add_hookspecs(module)`` with a
+    module of ``@hookspec`` functions. The waiting list adds ``trainer_waitlist_priority``
+    this way.
+
+    :return: nothing.
+    """
+
+
 @hookspec
 def trainer_blueprints():
     """Hand in Flask blueprints to register, at app start.
@@ -49,8 +62,10 @@ def trainer_page_panels(page, obj, user):
     """Add panels to a core page.
 
     :param page: the page's name: ``"dashboard"`` (the signed-in home page; ``obj`` is
-        ``None``), ``"profile"`` (``obj`` is the user), and later ``"session"`` and
-        ``"booking"``.
+        ``None``), ``"profile"`` (``obj`` is the user), ``"session"`` (the public page of a
+        training session; ``obj`` is the session), ``"booking"`` (one of the person's
+        bookings), ``"my_training"`` (``obj`` is ``None``) and ``"manage_session"`` (the
+        trainers' page of a session).
     :param obj: the object the page shows, or ``None``.
     :param user: the signed-in user, or ``None``.
     :return: a list of :class:`trainer.hooks.Panel` (``title``, ``html`` — already-escaped
@@ -103,8 +118,11 @@ def trainer_places_held(training_session):
 def trainer_session_full(training_session, user):
     """Take over when ``user`` tries to book a session with no place left.
 
-    ``firstresult``: the first plugin to answer decides. Called under the session's lock. With
-    no answer the person is told the session is fully booked.
+    ``firstresult``: the first plugin to answer decides. Called under the session's lock by
+    :func:`trainer.booking.book`, and without a lock by pages showing a full session (the
+    session page, the booking page), so they offer the same way forward before anyone tries
+    to book. It must therefore not change anything. With no answer the person is told the
+    session is fully booked.
 
     :return: ``None`` to let the core say "fully booked", or a
         :class:`trainer.booking.FullAnswer` (``message`` to show and optional ``url`` to send
@@ -144,6 +162,16 @@ def trainer_places_freed(training_session):
 
 
 @hookspec
+def trainer_session_cancelled(training_session):
+    """A training session was cancelled by its trainers or an administrator.
+
+    Called inside the cancellation's transaction, under the session's lock, after every
+    booking was cancelled (each heard ``trainer_booking_cancelled``).
+    ``training_session.cancel_reason`` says why. Do not commit.
+    """
+
+
+@hookspec
 def trainer_attendance_recorded(booking, meeting):
     """The register was taken for ``booking`` at ``meeting`` (attended or absent).
 
@@ -157,4 +185,21 @@ def trainer_session_ended(training_session):
 
     Called inside the transaction that records the session as handled, so work done here and
     that record commit together: it is never done twice and never skipped.
+    """
+
+
+# -- reports --------------------------------------------------------------------------------------
+
+
+@hookspec
+def trainer_report_sections(user):
+    """Add sections to the reports page (``/reports/``).
+
+    Called for a signed-in trainer or administrator; return only what ``user`` may see (a
+    trainer: their delivery partner's courses and the sessions they run).
+
+    :param user: the signed-in :class:`trainer.people.User`.
+    :return: a list of :class:`trainer.hooks.ReportSection` (``title``, ``html`` — already
+        escaped markup with headline figures — optional ``url`` of the full report and
+        ``order``).
     """

@@ -23,10 +23,20 @@ limiter = Limiter(key_func=get_remote_address)
 
 def register_blueprints(app: Flask) -> None:
     """Register the core's blueprints, then every plugin's (``trainer_blueprints``)."""
-    from trainer.web import account, admin, api, auth, bookings, catalogue, manage, pages
+    from trainer.web import (
+        account,
+        admin,
+        api,
+        auth,
+        bookings,
+        catalogue,
+        manage,
+        pages,
+        reports,
+    )
 
     limiter.init_app(app)
-    for module in (pages, auth, account, catalogue, bookings, manage, api, admin):
+    for module in (pages, auth, account, catalogue, bookings, manage, reports, api, admin):
         app.register_blueprint(module.bp)
     with app.app_context():
         for result in hooks.call("trainer_blueprints"):
@@ -71,6 +81,7 @@ def nav_items(user) -> list[NavItem]:
         items.append(NavItem("My training", url_for("bookings.my_training"), 25))
         if user.has_role("trainer", "admin"):
             items.append(NavItem("Manage training", url_for("manage.index"), 30))
+            items.append(NavItem("Reports", url_for("reports.index"), 70))
         items.append(NavItem("Your account", url_for("account.profile"), 80))
         if user.has_role("admin"):
             items.append(NavItem("Administration", url_for("admin.index"), 90))

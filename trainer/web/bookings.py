@@ -186,6 +186,8 @@ def book(session_id: int):
     problem = None
     if result is None and request.method == "GET":
         problem = engine.refusal(training_session, user, utcnow())
+        if problem is None and engine.free_places(training_session) <= 0:
+            result = engine.full_answer(training_session, user)
     existing = engine.booking_for(user, training_session.id)
     return render_template(
         "bookings/book.html",
@@ -242,6 +244,7 @@ def my_training():
         cancelled=cancelled,
         cpd_hours=cpd_hours,
         now=now,
+        panels=page_panels("my_training", None, current_user),
     )
 
 

@@ -446,11 +446,16 @@ def session_page(session_id: int):
     own_booking = booking.booking_for(user, training_session.id) if user else None
     window = training_session.booking_window_problem(utcnow())
     can_book_here = "bookings.book" in current_app.view_functions
+    places = places_left([training_session])[training_session.id]
+    full = None
+    if places <= 0 and window is None and not training_session.is_cancelled:
+        full = booking.full_answer(training_session, user)
     return render_template(
         "catalogue/session.html",
         training_session=training_session,
         course=training_session.course,
-        places=places_left([training_session])[training_session.id],
+        places=places,
+        full=full,
         show_link=may_see_joining_link(training_session, user),
         booked=own_booking is not None and own_booking.is_confirmed,
         window=window,

@@ -9,7 +9,7 @@ written in one transaction, so bad input never half-saves.
 
 This module holds the ``manage`` blueprint; the pages are in :mod:`.courses`,
 :mod:`.sessions` and :mod:`.registers`, their forms in :mod:`.forms` and
-:mod:`.session_form`, and who may manage what in :mod:`.ownership`.
+:mod:`.session_form`, and who may manage what in :mod:`trainer.access`.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from trainer.forms import choices
 from trainer.people import DeliveryPartner
 from trainer.web.manage import bp, page_number
 from trainer.web.manage.forms import CourseForm
-from trainer.web.manage.ownership import MANAGERS, course_or_403, is_admin
+from trainer.access import MANAGERS, course_or_403, is_admin
 
 
 @bp.route("/courses")

@@ -20,7 +20,7 @@ from trainer.db import db
 from trainer.people import User
 from trainer.times import london_wall_clock
 from trainer.web.manage import bp
-from trainer.web.manage.ownership import MANAGERS, session_or_403
+from trainer.access import MANAGERS, session_or_403
 
 ATTENDED, ABSENT = "attended", "absent"
 

@@ -8,6 +8,8 @@ cancellations by :mod:`trainer.booking`.
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import sqlalchemy as sa
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -23,7 +25,7 @@ from trainer.times import london_wall_clock
 from trainer.web import page_panels
 from trainer.web.manage import bp, page_number
 from trainer.web.manage.forms import CancelSessionForm, CapacityForm
-from trainer.web.manage.ownership import (
+from trainer.access import (
     MANAGERS,
     course_or_403,
     managed_sessions,
@@ -141,11 +143,18 @@ def index():
 def new_session(course_id: int):
     """Add a training session of a course, with its meetings, optionally repeated."""
     course = course_or_403(course_id)
-    form = SessionForm(data={"trainers": [current_user.id], "mode": Mode.IN_PERSON}
-                       if request.method == "GET" else None)
+    defaults = {"trainers": [current_user.id], "mode": Mode.IN_PERSON}
+    if request.args.get("region_id", "").isdigit():
+        defaults["region"] = request.args["region_id"]
+    form = SessionForm(data=defaults if request.method == "GET" else None)
     _prepare_session_form(form, course, None)
+    then = local_path(request.args.get("then"))
     if form.validate_on_submit():
         created = _create_sessions(course, form)
+        if then and len(created) == 1:
+            flash("The training session has been added.", "success")
+            joiner = "&" if "?" in then else "?"
+            return redirect(f"{then}{joiner}{urlencode({'session_id': created[0]})}")
         if len(created) == 1:
             flash("The training session has been added.", "success")
             return redirect(url_for("manage.session", session_id=created[0]))
@@ -153,6 +162,16 @@ def new_session(course_id: int):
         return redirect(url_for("manage.index"))
     return render_template("manage/session_form.html", form=form, course=course,
                            training_session=None)
+
+
+def local_path(target: str | None) -> str | None:
+    """``target`` when it is a path on this site (``/...``), else ``None``: never an open
+    redirect to another site."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    if any(ord(character) < 32 for character in target):
+        return None
+    return target
 
 
 def _create_sessions(course: Course, form: SessionForm) -> list[int]:
