@@ -84,6 +84,10 @@ class Recorder:
     def trainer_session_ended(self, training_session):
         self.heard.append(("ended", training_session.id))
 
+    @hookimpl
+    def trainer_session_cancelled(self, training_session):
+        self.heard.append(("session cancelled", training_session.cancel_reason))
+
 
 @pytest.fixture
 def recorder(app):
@@ -183,6 +187,8 @@ def test_cancelled_session_refuses_and_tells_everyone(app, make_user, recorder):
         subjects = db.session.scalars(sa.select(OutboxMessage.subject)).all()
     assert sum(s.startswith("Training session cancelled") for s in subjects) == 2
     assert [h[0] for h in recorder.heard].count("cancelled") == 2
+    # The session's own hook comes once, after every booking's.
+    assert recorder.heard[-1] == ("session cancelled", "The trainer is ill")
     assert "cancelled" in book(app, session_id, first).message
 
 

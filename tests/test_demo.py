@@ -6,7 +6,10 @@ import sqlalchemy as sa
 
 from trainer import demo
 from trainer.db import db
+from trainer.hooks import plugin_manager
+from trainer.hookspecs import hookimpl
 from trainer.people import LocalAuthority, Region, Role, Setting, User
+from trainer.plugins.waiting_list.models import WaitlistEntry
 
 
 def test_init_builds_the_database_loads_demo_data_and_prints_logins(app_factory, tmp_path):
@@ -81,3 +84,32 @@ def test_create_admin_command(app, runner, auth):
         input="short\nshort\n",
     )
     assert weak.exit_code != 0 and "at least 10 characters" in weak.output
+
+
+class DemoRecorder:
+    """A plugin adding its own demo data, as the waiting list does."""
+
+    def __init__(self):
+        self.calls = []
+
+    @hookimpl
+    def trainer_demo_data(self, rng, echo):
+        self.calls.append(rng.random())
+        echo("  3 recorded things")
+        return {"recorded": 3}
+
+
+def test_plugins_add_demo_data_after_the_core(app):
+    plugin = DemoRecorder()
+    plugin_manager(app).register(plugin)
+    lines = []
+    try:
+        with app.app_context():
+            made = demo.create("small", echo=lines.append)
+            waiting = db.session.scalar(sa.select(sa.func.count()).select_from(WaitlistEntry))
+    finally:
+        plugin_manager(app).unregister(plugin)
+    assert made["recorded"] == 3 and "  3 recorded things" in lines
+    assert len(plugin.calls) == 1
+    # The waiting list's own demo: people waiting on full upcoming sessions.
+    assert waiting > 0 and made["waiting_list_entries"] == waiting

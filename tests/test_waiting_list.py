@@ -20,7 +20,6 @@ from trainer.plugins.waiting_list import service
 from trainer.plugins.waiting_list.models import (
     EntryStatus,
     Hold,
-    HoldStatus,
     Offer,
     OfferStatus,
     WaitlistEntry,

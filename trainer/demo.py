@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from trainer import hooks
 from trainer.db import db, utcnow
 from trainer.people import (
     DeliveryPartner,
@@ -222,6 +223,8 @@ def create(scale_name: str = "small", seed: int = 2026, echo=print) -> dict[str,
     training = demo_training.create(
         rng, scale.training_sessions, scale.bookings, echo=echo
     )
+    for made in hooks.call("trainer_demo_data", rng=rng, echo=echo):
+        training.update(made or {})
     db.session.commit()
     return {
         "regions": regions, "local_authorities": authorities, "settings": len(setting_ids),

@@ -188,6 +188,20 @@ def trainer_session_ended(training_session):
     """
 
 
+@hookspec
+def trainer_demo_data(rng, echo):
+    """Add the plugin's own demo data, after the core's (``flask trainer demo-data``).
+
+    Called inside the demo data's transaction, once the demo people, settings, training
+    sessions and bookings exist (demo practitioners have emails ending ``@example.net``).
+    Do not commit.
+
+    :param rng: a seeded :class:`random.Random`, so demo data is the same on every run.
+    :param echo: a function printing one line of progress.
+    :return: optionally a mapping of what was made (name to count) for the summary.
+    """
+
+
 # -- reports --------------------------------------------------------------------------------------
 
 

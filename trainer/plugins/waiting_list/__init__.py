@@ -22,8 +22,8 @@ from flask import g, has_request_context, render_template, request, url_for
 
 from trainer import booking as engine
 from trainer.booking import FullAnswer
-from trainer.hookspecs import hookimpl
 from trainer.hooks import ReportSection
+from trainer.hookspecs import hookimpl
 from trainer.plugins.waiting_list import models, service, specs
 from trainer.plugins.waiting_list.models import EntryStatus
 
@@ -145,3 +145,10 @@ def trainer_report_sections(user):
     html = render_template("waiting_list/_report_section.html", figures=figures)
     return [ReportSection("Waiting lists and demand", html,
                           url=url_for("waiting_list.demand_report"), order=30)]
+
+
+@hookimpl
+def trainer_demo_data(rng, echo):
+    from trainer.plugins.waiting_list import demo
+
+    return demo.create(rng, echo)

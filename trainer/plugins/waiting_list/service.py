@@ -371,7 +371,9 @@ def offer_window(training_session: TrainingSession, now: datetime) -> tuple[date
     return closes, True
 
 
-def offer_free_places(training_session: TrainingSession, now: datetime | None = None) -> list[Offer]:
+def offer_free_places(
+    training_session: TrainingSession, now: datetime | None = None
+) -> list[Offer]:
     """Offer every free place to the people next on the list. The caller holds the session's
     lock and commits. Returns the offers made."""
     now = now or utcnow()

@@ -10,14 +10,13 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
-from trainer.access import roles_required
+from trainer.access import MANAGERS, course_or_403, is_admin, roles_required
 from trainer.catalogue import Course
 from trainer.db import db
 from trainer.forms import choices
 from trainer.people import DeliveryPartner
 from trainer.web.manage import bp, page_number
 from trainer.web.manage.forms import CourseForm
-from trainer.access import MANAGERS, course_or_403, is_admin
 
 
 @bp.route("/courses")

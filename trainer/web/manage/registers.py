@@ -13,14 +13,13 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from trainer import booking
-from trainer.access import roles_required
+from trainer.access import MANAGERS, roles_required, session_or_403
 from trainer.booking import Booking, BookingStatus, EngineError
 from trainer.catalogue import Meeting
 from trainer.db import db
 from trainer.people import User
 from trainer.times import london_wall_clock
 from trainer.web.manage import bp
-from trainer.access import MANAGERS, session_or_403
 
 ATTENDED, ABSENT = "attended", "absent"
 

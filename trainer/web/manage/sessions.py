@@ -15,7 +15,15 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_login import current_user
 
 from trainer import booking
-from trainer.access import roles_required
+from trainer.access import (
+    MANAGERS,
+    course_or_403,
+    managed_sessions,
+    may_manage_course,
+    may_manage_session,
+    roles_required,
+    session_or_403,
+)
 from trainer.booking import EngineError, Reminder
 from trainer.catalogue import Course, Meeting, Mode, TrainingSession, Venue
 from trainer.db import db, lock_row, utcnow, write_transaction
@@ -25,14 +33,6 @@ from trainer.times import london_wall_clock
 from trainer.web import page_panels
 from trainer.web.manage import bp, page_number
 from trainer.web.manage.forms import CancelSessionForm, CapacityForm
-from trainer.access import (
-    MANAGERS,
-    course_or_403,
-    managed_sessions,
-    may_manage_course,
-    may_manage_session,
-    session_or_403,
-)
 from trainer.web.manage.session_form import (
     MAX_MEETINGS,
     MEETING_ROWS,
