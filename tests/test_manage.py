@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -18,7 +19,7 @@ from trainer.booking import Attendance, Booking, BookingStatus
 from trainer.catalogue import Course, Meeting, TrainingSession, Venue
 from trainer.db import db
 from trainer.hookspecs import hookimpl
-from trainer.people import Role, User
+from trainer.people import Region, Role, User
 from trainer.times import LONDON
 
 NEXT_YEAR = date.today().year + 1
@@ -596,3 +597,27 @@ def test_spreadsheet_safe(value):
 
     expected = value if value in ("plain", "") else "'" + value
     assert spreadsheet_safe(value) == expected
+
+
+def test_a_new_session_can_return_to_the_page_that_asked_for_it(app, browser, auth, people):
+    """Other pages (the waiting list's demand report) send trainers here and get the new
+    session back; only paths on this site are followed, never another site."""
+    auth.sign_in("trainer@example.org")
+    course_id = make_course(app, people["partner"])
+    with app.app_context():
+        region_id = db.session.scalar(sa.select(sa.func.min(Region.id)))
+    url = f"/manage/courses/{course_id}/sessions/new?region_id={region_id}&then=/somewhere%3Fa%3D1"
+    form = page(browser.get(url))
+    assert re.search(rf'<option value="{region_id}" selected', form)
+    meetings = [{"date": f"6/7/{NEXT_YEAR}", "start": "18:30", "end": "20:00"}]
+    response = browser.submit(url, session_data(meetings, [people["trainer"]],
+                                                region=str(region_id)))
+    with app.app_context():
+        made = db.session.scalar(sa.select(TrainingSession))
+    assert response.headers["Location"] == f"/somewhere?a=1&session_id={made.id}"
+    for hostile in ("//evil.example", "https://evil.example/", "/\\evil.example"):
+        response = browser.submit(
+            f"/manage/courses/{course_id}/sessions/new?then={hostile}",
+            session_data(meetings, [people["trainer"]]),
+        )
+        assert response.headers["Location"].startswith("/manage/sessions/"), hostile

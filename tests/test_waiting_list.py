@@ -540,3 +540,17 @@ def test_adding_a_session_for_demand_invites_those_waiting_in_order(app, make_us
     post_form(client, path)
     assert len([m for m in emails_to(app, email_of(app, queue[0]))
                 if m.subject.startswith("New date added")]) == 1, "never invited twice"
+
+
+def test_when_the_session_has_taken_place_nobody_is_left_waiting(app, make_user, runner):
+    session_id, _, queue = full_session(app, make_user, capacity=1, waiting=2)
+    with app.app_context():
+        from trainer.catalogue import TrainingSession
+
+        for meeting in db.session.get(TrainingSession, session_id).meetings:
+            meeting.starts_at -= timedelta(days=20)
+            meeting.ends_at -= timedelta(days=20)
+        db.session.get(TrainingSession, session_id).refresh_times(engine.twilight_from())
+        db.session.commit()
+    assert runner.invoke(args=["trainer", "tick"]).exit_code == 0
+    assert {entry_status(app, session_id, person) for person in queue} == {EntryStatus.CLOSED}

@@ -109,6 +109,11 @@ def trainer_places_freed(training_session):
 
 
 @hookimpl
+def trainer_session_ended(training_session):
+    service.session_ended(training_session)
+
+
+@hookimpl
 def trainer_session_cancelled(training_session):
     service.session_cancelled(training_session)
 

@@ -29,6 +29,7 @@ class EntryStatus(enum.StrEnum):
     DECLINED = "declined"  # declined an offer
     EXPIRED = "expired"  # let an offer run out
     CANCELLED = "cancelled"  # the session was cancelled
+    CLOSED = "closed"  # the session took place before a place came up
 
 
 ACTIVE = (EntryStatus.WAITING, EntryStatus.OFFERED)
@@ -42,6 +43,7 @@ ENTRY_STATUS_LABELS = {
     EntryStatus.DECLINED: "Declined the offer",
     EntryStatus.EXPIRED: "Offer expired",
     EntryStatus.CANCELLED: "Session cancelled",
+    EntryStatus.CLOSED: "No place came up",
 }
 
 

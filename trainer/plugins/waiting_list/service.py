@@ -572,6 +572,15 @@ def session_cancelled(training_session: TrainingSession) -> None:
               reason=training_session.cancel_reason)
 
 
+def session_ended(training_session: TrainingSession) -> None:
+    """The session has taken place: whoever is still waiting leaves the list, and any hold
+    still open is closed."""
+    now = utcnow()
+    for entry in active_entries(training_session.id):
+        _withdraw_offers(entry, now, status=OfferStatus.EXPIRED)
+        _close_entry(entry, EntryStatus.CLOSED, now)
+
+
 def expire_offers(now: datetime) -> int:
     """Close holds whose time is up, tell the people, and offer the places on. Returns how
     many offers expired. Safe to run twice at once: each session is handled under its lock
