@@ -157,6 +157,13 @@ def test_booking_pages_need_signing_in(app, client):
         assert "/auth/sign-in" in response.headers["Location"]
 
 
+def test_the_confirmation_panel_escapes_the_course_title(app, browser, signed_in):
+    session_id = make_session(app, title="Autism <b>basics</b>")
+    response = book_page(browser, session_id)
+    confirmation = browser.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Autism &lt;b&gt;basics&lt;/b&gt;<br><br>Your booking reference" in confirmation
+
+
 def test_book_a_place_confirmation_page_email_and_my_training(
     app, browser, signed_in, mailbox
 ):
