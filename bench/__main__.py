@@ -1,4 +1,7 @@
-"""Run every benchmark: ``make bench`` (``python -m bench [name ...]``)."""
+"""Run every benchmark: ``make bench`` (``python -m bench [name ...]``).
+
+Exits with status 1 when a benchmark's requirement failed (its ``FAIL:`` lines say which).
+"""
 
 from __future__ import annotations
 
@@ -6,10 +9,12 @@ import platform
 import sys
 from datetime import UTC, datetime
 
-from bench import booking_rush, catalogue_search, demo_data
+from bench import booking_rush, catalogue_search, demo_data, waiting_list_rush
+from bench.common import failures
 
 BENCHMARKS = {
     "booking_rush": booking_rush.main,
+    "waiting_list_rush": waiting_list_rush.main,
     "catalogue_search": catalogue_search.main,
     "demo_data": demo_data.main,
 }
@@ -23,6 +28,9 @@ def main(names: list[str]) -> None:
             sys.exit(f"unknown benchmark {name!r}; choose from {', '.join(BENCHMARKS)}")
         print(f"\n== {name} ==")
         BENCHMARKS[name]()
+    if failures():
+        print("\nFAILED:\n" + "\n".join(f"  {failure}" for failure in failures()))
+        sys.exit(1)
 
 
 if __name__ == "__main__":

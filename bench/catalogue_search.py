@@ -15,7 +15,7 @@ import time
 
 import sqlalchemy as sa
 
-from bench.common import on_postgres
+from bench.common import on_postgres, percentile
 
 REPEATS = int(os.environ.get("BENCH_REPEATS", "15"))
 FILTERS = [
@@ -30,11 +30,6 @@ FILTERS = [
     "from={soon}&to={later}",
     "text=makaton&page=2",
 ]
-
-
-def _percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
 
 
 def run(database_url: str | None, label: str) -> None:
@@ -85,8 +80,8 @@ def run(database_url: str | None, label: str) -> None:
                 if response.status_code != 200:
                     print(f"  {url}: HTTP {response.status_code}")
                 print(f"  {url:<80} {queries:>3} SQL statements")
-            print(f"  {label} {base}: p50 {_percentile(timings, .5):.0f} ms, "
-                  f"p95 {_percentile(timings, .95):.0f} ms, mean {statistics.mean(timings):.0f}"
+            print(f"  {label} {base}: p50 {percentile(timings, .5):.0f} ms, "
+                  f"p95 {percentile(timings, .95):.0f} ms, mean {statistics.mean(timings):.0f}"
                   f" ms over {len(timings)} requests")
         with app.app_context():
             db.session.remove()

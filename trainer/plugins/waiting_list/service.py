@@ -249,11 +249,14 @@ def join(session_id: int, user: User, now: datetime | None = None) -> Answer:
     """Put ``user`` on the session's list, at the back (adjusted by priority).
 
     Allowed when the session is fully booked or others are already waiting, for anybody who
-    could otherwise book it. Emails the person their position.
+    could otherwise book it. Emails the person their position. The arrival time is read under
+    the session's lock, so the list's order is the order joins commit in and a position once
+    told never changes except by priority or people leaving.
     """
-    now = now or utcnow()
+    given = now
     with write_transaction():
         training_session = lock_row(TrainingSession, session_id)
+        now = given or utcnow()
         if training_session is None:
             raise WaitlistError("There is no such training session.")
         reason = engine.refusal(training_session, user, now)
