@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from tests import factories
 from trainer import booking as engine
 from trainer.booking import Booking, BookingStatus, Outcome
+from trainer.catalogue import TrainingSession
 from trainer.db import db, utcnow
 from trainer.hooks import plugin_manager
 from trainer.hookspecs import hookimpl
@@ -554,3 +555,16 @@ def test_when_the_session_has_taken_place_nobody_is_left_waiting(app, make_user,
         db.session.commit()
     assert runner.invoke(args=["trainer", "tick"]).exit_code == 0
     assert {entry_status(app, session_id, person) for person in queue} == {EntryStatus.CLOSED}
+
+
+def test_a_tick_inside_a_reading_request_never_holds_more_than_is_free(app, make_user):
+    """Pages that only read count held places once per request; work that changes them must
+    count afresh, or one expiry could hold two places."""
+    session_id, bookings, queue = full_session(app, make_user, capacity=1, waiting=3)
+    cancel(app, bookings[0])
+    with app.test_request_context(method="GET"):
+        assert engine.free_places(db.session.get(TrainingSession, session_id)) == 0
+        service.expire_offers(utcnow() + timedelta(hours=49))
+        service.fill_free_places(utcnow() + timedelta(hours=49))
+    assert taken(app, session_id) == (0, 1, 1)
+    assert offers(app, session_id) == [queue[1]]

@@ -116,6 +116,12 @@ def prefer_write_lock(prefer: bool) -> None:
     _begin_immediate.set(prefer)
 
 
+def in_write_transaction() -> bool:
+    """True inside :func:`write_transaction` (or a request that may write): counts read now
+    must be fresh, never taken from a per-request cache."""
+    return _begin_immediate.get()
+
+
 def is_lock_error(error: BaseException) -> bool:
     """True when ``error`` is the database refusing or timing out a lock."""
     return isinstance(error, OperationalError) and _is_lock_error(error)

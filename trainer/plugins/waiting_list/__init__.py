@@ -22,6 +22,7 @@ from flask import g, has_request_context, render_template, request, url_for
 
 from trainer import booking as engine
 from trainer.booking import FullAnswer
+from trainer.db import in_write_transaction
 from trainer.hooks import ReportSection
 from trainer.hookspecs import hookimpl
 from trainer.plugins.waiting_list import models, service, specs
@@ -45,8 +46,9 @@ def trainer_blueprints():
 @hookimpl
 def trainer_places_held(training_session):
     # Pages that only read (GET) count every session's holds in one query; anything that
-    # may write counts under the session's lock, fresh.
-    if has_request_context() and request.method in ("GET", "HEAD"):
+    # may write (a write transaction, or any POST) counts under the session's lock, fresh.
+    if (has_request_context() and request.method in ("GET", "HEAD")
+            and not in_write_transaction()):
         if "waitlist_held" not in g:
             g.waitlist_held = service.held_places_by_session()
         return g.waitlist_held.get(training_session.id, 0)
