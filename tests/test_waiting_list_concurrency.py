@@ -206,3 +206,40 @@ def test_people_joining_at_once_get_distinct_places_in_order(app, make_user):
 @pytest.mark.postgres
 def test_people_joining_at_once_on_postgres_with_row_locks(app, make_user):
     joining_at_once(app, make_user, 20)
+
+
+def two_ticks_at_once(app, make_user) -> None:
+    """Two ticks at the same moment (two hosts, or cron overlapping): each offer that ran out
+    expires once, its place is offered once to the next person, and each email goes once."""
+    session_id, bookings, queue = full_session(app, make_user, capacity=2, waiting=5)
+    for booking_id in bookings:
+        at_once(app, [lambda booking_id=booking_id: engine.cancel(booking_id, "Cannot come")])
+    later = utcnow() + timedelta(hours=49)
+
+    def tick():
+        return (service.expire_offers(later), service.remind_offers(later),
+                service.fill_free_places(later))
+
+    first, second = at_once(app, [tick, tick])
+    assert first[0] + second[0] == 2, "the two offers expired once between the two ticks"
+    with app.app_context():
+        open_offers = list(db.session.scalars(
+            sa.select(Offer.entry_id).join(Offer.hold)
+            .where(Hold.training_session_id == session_id, Offer.status == OfferStatus.OPEN)))
+        assert engine.confirmed_count(session_id) + service.held_places(session_id) <= 2
+        entries = {entry.id: entry.user_id for entry in service.active_entries(session_id)}
+    assert sorted(entries[entry_id] for entry_id in open_offers) == sorted(queue[2:4])
+    assert emails(app, OFFERED) == Counter({email_of(app, person): 1 for person in queue[:4]})
+    assert emails(app, "Your offer of a place has expired") == Counter(
+        {email_of(app, person): 1 for person in queue[:2]})
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_two_ticks_at_once_expire_and_offer_once(app, make_user, round_):
+    two_ticks_at_once(app, make_user)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("round_", range(3))
+def test_two_ticks_at_once_on_postgres(app, make_user, round_):
+    two_ticks_at_once(app, make_user)

@@ -53,6 +53,7 @@ DEFAULTS = {
 }
 ORDER = (WaitlistEntry.priority.desc(), WaitlistEntry.joined_at, WaitlistEntry.id)
 REASON_MAX = 1000
+NOT_WAITING = "Only someone waiting without an offer can be offered a place."
 
 
 def setting(name: str) -> int:
@@ -245,6 +246,22 @@ def position_text(entry: WaitlistEntry) -> str:
 # -- joining and leaving --------------------------------------------------------------------------
 
 
+def join_problem(training_session: TrainingSession, user: User, now: datetime) -> str | None:
+    """Why ``user`` may not join the session's list now, or ``None``: the core's booking
+    checks (cancelled, window, LA, already booked), already on the list, or places left with
+    nobody waiting. :func:`join` asks under the lock; pages ask to explain before anyone
+    presses the button."""
+    reason = engine.refusal(training_session, user, now)
+    if reason is not None:
+        return reason
+    existing = entry_for(user, training_session.id)
+    if existing is not None:
+        return "You are already on the waiting list. " + position_text(existing)
+    if waiting_count(training_session.id) == 0 and engine.free_places(training_session) > 0:
+        return "There are places left on this session, so you can book one."
+    return None
+
+
 def join(session_id: int, user: User, now: datetime | None = None) -> Answer:
     """Put ``user`` on the session's list, at the back (adjusted by priority).
 
@@ -259,16 +276,10 @@ def join(session_id: int, user: User, now: datetime | None = None) -> Answer:
         now = given or utcnow()
         if training_session is None:
             raise WaitlistError("There is no such training session.")
-        reason = engine.refusal(training_session, user, now)
-        if reason is not None:
-            return Answer(False, reason)
-        existing = entry_for(user, session_id)
-        if existing is not None:
-            return Answer(False, "You are already on the waiting list. "
-                          + position_text(existing), entry=existing)
+        problem = join_problem(training_session, user, now)
+        if problem is not None:
+            return Answer(False, problem, entry=entry_for(user, session_id))
         waiting = waiting_count(session_id)
-        if waiting == 0 and engine.free_places(training_session) > 0:
-            return Answer(False, "There are places left on this session, so you can book one.")
         entry = WaitlistEntry(
             training_session=training_session, user=user, joined_at=now,
             status=EntryStatus.WAITING,
@@ -429,8 +440,7 @@ def offer_to(entry_id: int, now: datetime | None = None) -> Answer:
     if entry is None:
         raise WaitlistError("There is no such entry on a waiting list.")
     if entry.status != EntryStatus.WAITING:
-        return Answer(False, "Only someone waiting without an offer can be offered a place.",
-                      entry=entry)
+        return Answer(False, NOT_WAITING, entry=entry)
     training_session = entry.training_session
     if offer_window(training_session, now) is None:
         return Answer(False, "Booking for this session has closed, so no place can be "
@@ -440,8 +450,7 @@ def offer_to(entry_id: int, now: datetime | None = None) -> Answer:
             locked = lock_row(TrainingSession, training_session.id)
             db.session.refresh(entry)
             if entry.status != EntryStatus.WAITING:
-                return Answer(False, "Only someone waiting without an offer can be offered "
-                              "a place.", entry=entry)
+                return Answer(False, NOT_WAITING, entry=entry)
             if engine.free_places(locked) > 0:
                 made = offer_free_places(locked, now)
                 if any(offer.entry_id == entry.id for offer in made):

@@ -101,10 +101,7 @@ def join(session_id: int):
         problem = answer.message
     entry = service.entry_for(user, session_id)
     if problem is None and entry is None:
-        problem = engine.refusal(training_session, user, utcnow())
-        if (problem is None and service.waiting_count(session_id) == 0
-                and engine.free_places(training_session) > 0):
-            problem = "There are places left on this session, so you can book one."
+        problem = service.join_problem(training_session, user, utcnow())
     return render_template(
         "waiting_list/join.html",
         form=form,
