@@ -85,6 +85,18 @@ EXPECTED = {
     "waiting_list.remove_entry": "roles:admin,trainer",
     "waiting_list.demand_report": "roles:admin,trainer",
     "waiting_list.demand_invite": "roles:admin,trainer",
+    "confidence.answer": "signed_in",
+    "confidence.answer_by_link": "public",
+    "confidence.my_answers": "signed_in",
+    "confidence.manage_session": "roles:admin,trainer",
+    "confidence.remind": "roles:admin,trainer",
+    "confidence.record": "roles:admin,trainer",
+    "confidence.course_statements": "roles:admin,trainer",
+    "confidence.evaluation_statements": "roles:admin",
+    "confidence.edit_statement": "roles:admin,trainer",
+    "confidence.retire_statement": "roles:admin,trainer",
+    "confidence.analysis_page": "roles:admin,la_officer,trainer",
+    "confidence.analysis_csv": "roles:admin,la_officer,trainer",
 }
 
 

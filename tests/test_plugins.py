@@ -28,7 +28,7 @@ NAV_LINK = re.compile(r'<a[^>]*href="/example/"[^>]*>\s*Example\s*</a>')
 
 
 # The plugins that ship with trainer, loaded through the same entry points.
-BUILT_IN = ["waiting_list"]
+BUILT_IN = ["confidence", "waiting_list"]
 
 
 def loaded(app) -> dict[str, dict]:
@@ -216,7 +216,7 @@ class TestEntryPoint:
         self, example_distribution, app_factory
     ):
         app = app_factory(PLUGINS=[EXAMPLE_MODULE])
-        assert list(loaded(app)) == ["example", *BUILT_IN]
+        assert sorted(loaded(app)) == sorted(["example", *BUILT_IN])
         assert len(NAV_LINK.findall(app.test_client().get("/").get_data(as_text=True))) == 1
 
 

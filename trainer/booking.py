@@ -486,6 +486,7 @@ def _send_booking_email(booking: Booking, template: str, subject: str, cancel: b
         f"{subject}: {training_session.course.title}",
         template,
         attachments=[invite],
+        extra_paragraphs=_plugin_paragraphs(booking, template),
         booking=booking,
         training_session=training_session,
         session_url=url_for(
@@ -494,6 +495,12 @@ def _send_booking_email(booking: Booking, template: str, subject: str, cancel: b
         my_training_url=url_for("bookings.my_training", _external=True),
         **context,
     )
+
+
+def _plugin_paragraphs(booking: Booking, template: str) -> list[str]:
+    """Paragraphs plugins add to a booking email (``trainer_booking_email``)."""
+    answers = hooks.call("trainer_booking_email", booking=booking, template=template)
+    return [paragraph for answer in answers if answer for paragraph in answer if paragraph]
 
 
 # -- time-based work ------------------------------------------------------------------------------
@@ -562,6 +569,7 @@ def send_reminders(now: datetime) -> int:
                     meeting=meeting,
                     training_session=booking.training_session,
                     include_link=True,
+                    extra_paragraphs=_plugin_paragraphs(booking, "reminder"),
                     session_url=url_for("catalogue.session_page",
                                         session_id=booking.training_session_id,
                                         _external=True),

@@ -110,11 +110,15 @@ def tick_command():
     from trainer import booking
 
     now = utcnow()
-    click.echo(f"Reminders sent: {booking.send_reminders(now)}")
-    click.echo(f"Sessions ended: {booking.end_sessions(now)}")
-    for summary in hooks.call("trainer_tick", now=now):
-        if summary:
-            click.echo(summary)
+    # Emails carry links, built on the public address. "POST": this work writes, so nothing
+    # may be served from a per-request read cache.
+    with current_app.test_request_context(base_url=current_app.config["EXTERNAL_URL"],
+                                          method="POST"):
+        click.echo(f"Reminders sent: {booking.send_reminders(now)}")
+        click.echo(f"Sessions ended: {booking.end_sessions(now)}")
+        for summary in hooks.call("trainer_tick", now=now):
+            if summary:
+                click.echo(summary)
     click.echo(f"Tick done at {now.isoformat(timespec='seconds')}")
 
 

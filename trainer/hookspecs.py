@@ -202,6 +202,19 @@ def trainer_demo_data(rng, echo):
     """
 
 
+@hookspec
+def trainer_booking_email(booking, template):
+    """Add paragraphs to an email the core sends about a booking.
+
+    Called while the confirmation (``template`` ``"booking_confirmed"``) and the reminders
+    before each meeting (``"reminder"``) are written, inside their transaction.
+
+    :param booking: the :class:`trainer.booking.Booking` the email is about.
+    :param template: the email's template name.
+    :return: a list of plain-text paragraphs (links written out in full), or ``None``.
+    """
+
+
 # -- reports --------------------------------------------------------------------------------------
 
 
@@ -216,4 +229,34 @@ def trainer_report_sections(user):
     :return: a list of :class:`trainer.hooks.ReportSection` (``title``, ``html`` — already
         escaped markup with headline figures — optional ``url`` of the full report and
         ``order``).
+    """
+
+
+# -- personal data --------------------------------------------------------------------------------
+
+
+@hookspec
+def trainer_user_data(user):
+    """Subject access: hand over what the plugin holds about ``user``.
+
+    Called when someone downloads their data (and by administrators answering a request).
+    Must not change anything.
+
+    :param user: the :class:`trainer.people.User` whose data it is.
+    :return: a mapping of section title to a list of records, each a mapping of field name
+        to a plain value (text, number, boolean or ``None``; times as ISO 8601 strings in UTC),
+        or ``None`` when the plugin holds nothing about them.
+    """
+
+
+@hookspec
+def trainer_erase_user(user):
+    """Erasure: remove or anonymise everything the plugin holds that identifies ``user``.
+
+    Called inside the erasure's transaction (do not commit), before the core anonymises the
+    account. Figures already reported must not change: keep counts and answers, cut their
+    link to the person. Must be safe to call twice.
+
+    :param user: the :class:`trainer.people.User` being erased.
+    :return: optionally a short summary string ("12 questionnaire answers detached").
     """
