@@ -505,3 +505,78 @@ def test_questionnaires_before_and_after_the_training(phone_390, page, live_serv
     expect(people).to_contain_text(practitioner_name)
     expect(people).to_contain_text(f"Will do differently: {DO_DIFFERENTLY}")
     axe_check(b)
+
+
+def test_the_analysis_and_statement_pages_for_admins_and_la_officers(page, live_server):
+    """Figures for a session with enough answers, then the pages around them, each axe-checked:
+    the analysis (chart and tables), a bad date, the CSV link, the statements pages, and the
+    LA officer's view with small numbers suppressed."""
+    from datetime import UTC, datetime
+
+    from trainer import booking as engine
+    from trainer.catalogue import TrainingSession
+    from trainer.db import db
+    from trainer.people import LocalAuthority, Role, User
+    from trainer.plugins.confidence import service
+    from trainer.plugins.confidence.models import Stage
+
+    app = live_server.app
+    add_user(app, "ada@example.org", "Ada Admin", roles=[Role.ADMIN])
+    with app.app_context():
+        leeds = db.session.scalar(
+            sa.select(LocalAuthority.id).where(LocalAuthority.name == "Leeds"))
+    add_user(app, "lena@example.org", "Lena Officer", roles=[Role.LA_OFFICER],
+             local_authority_id=leeds)
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=4)
+    with app.app_context():
+        session_id = factories.training_session(
+            starts=start, hours=2, course_=factories.course(COURSE)).id
+        db.session.commit()
+    people = [add_user(app, f"p{n}@example.org", f"Person {n}", local_authority_id=leeds)
+              for n in range(6)]
+    with app.test_request_context():
+        bookings = [engine.book(session_id, db.session.get(User, person),
+                                now=start - timedelta(days=5)).booking.id for person in people]
+        meeting = db.session.get(TrainingSession, session_id).meetings[0]
+        engine.record_attendance(meeting.id, dict.fromkeys(bookings, True), None)
+        training_session = db.session.get(TrainingSession, session_id)
+        service.ensure_statements(training_session.course)
+    with app.test_request_context():
+        training_session = db.session.get(TrainingSession, session_id)
+        asked = {stage: [s.id for s in service.questionnaire(training_session.course, stage)]
+                 for stage in (Stage.PRE, Stage.POST)}
+        for number, person in enumerate(people):
+            user = db.session.get(User, person)
+            service.submit(session_id, user, Stage.PRE, service.Answers(
+                dict.fromkeys(asked[Stage.PRE], 2 + number % 2)), now=start - timedelta(days=1))
+            if number < 4:  # four answer afterwards: fewer than five for the LA officer
+                service.submit(session_id, user, Stage.POST, service.Answers(
+                    dict.fromkeys(asked[Stage.POST], 4 + number % 2)))
+
+    sign_in(page, "ada@example.org")
+    page.goto(f"/confidence/analysis?session={session_id}")
+    expect(page.get_by_role("heading", level=1, name="Confidence and evaluations")).to_be_visible()
+    expect(page.get_by_role("img", name=re.compile("Share rating 4 or 5"))).to_be_visible()
+    expect(page.locator("#confident-table")).to_contain_text("0% (0 of 6)")
+    axe_check(page)
+    page.goto("/confidence/analysis?from=31/2/2026")
+    expect(page.get_by_role("link", name=re.compile("must be a real date"))).to_be_visible()
+    axe_check(page)
+    page.goto("/confidence/manage/evaluation")
+    axe_check(page)
+    page.get_by_role("button", name="Add statement").click()
+    expect(page.get_by_role("link", name="Enter the statement")).to_be_visible()
+    axe_check(page)
+    with app.app_context():
+        course_id = db.session.get(TrainingSession, session_id).course_id
+    page.goto(f"/confidence/manage/courses/{course_id}/statements")
+    expect(page.get_by_text("Rated").first).to_be_visible()
+    axe_check(page)
+
+    page.context.clear_cookies()
+    sign_in(page, "lena@example.org")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Training impact").click()
+    expect(page.get_by_text("people from your local authority")).to_be_visible()
+    expect(page.locator("#confident-table")).to_contain_text("0% (0 of 6)")
+    expect(page.locator("#confident-table")).to_contain_text("fewer than 5")
+    axe_check(page)
