@@ -622,3 +622,27 @@ def test_subject_access_and_erasure_through_the_hooks(app, make_user):
         respondent = db.session.scalar(sa.select(Respondent))
         assert respondent.user_id is None and respondent.responses[0].comments == ""
         assert len(respondent.responses[0].ratings) == asked
+
+
+def test_closed_accounts_are_not_invited_or_listed_and_retention_clears_invitations(
+        app, make_user, mailbox):
+    from trainer.plugins.confidence.models import Invitation
+
+    session_id, booked = ended_session(app, make_user, people=2)
+    register(app, session_id, {booking: True for _, _, booking in booked})
+    assert len(mails_to(mailbox, "person1@example.org", "How was the training?")) == 1
+    with app.app_context():
+        db.session.get(User, booked[0][0]).active = False  # closed (or erased) account
+        db.session.commit()
+        ended = db.session.get(TrainingSession, session_id).ends_at
+    with app.test_request_context():
+        assert service.send_follow_ups(ended + timedelta(weeks=8, hours=1)) == 1
+        waiting = service.not_answered(db.session.get(TrainingSession, session_id), Stage.POST)
+        assert [booking.user.name for booking in waiting] == ["Person 1"]
+    assert not mails_to(mailbox, "person0@example.org", "What have you done")
+    assert len(mails_to(mailbox, "person1@example.org", "What have you done")) == 1
+    with app.test_request_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Invitation)) > 0
+        service.detach_expired(ended + timedelta(days=service.DEFAULTS[
+            "CONFIDENCE_RETENTION_DAYS"] + 1))
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Invitation)) == 0

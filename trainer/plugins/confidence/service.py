@@ -385,6 +385,8 @@ def invite(booking: Booking, stage: Stage, now: datetime) -> bool:
     """Email ``booking``'s person a link to ``stage`` once, if it is open, they may answer and
     have not. Runs inside the caller's transaction; ``True`` when an email was queued."""
     training_session = booking.training_session
+    if not booking.user.active:
+        return False  # closed or erased accounts get no more email
     if window_problem(training_session, stage, now) or eligibility_problem(booking, stage):
         return False
     if response_for(booking.user, training_session.id, stage) is not None:
@@ -457,7 +459,8 @@ def not_answered(training_session: TrainingSession, stage: Stage) -> list[Bookin
     answered = set(db.session.scalars(
         sa.select(Respondent.user_id).join(Response).where(
             Respondent.training_session_id == training_session.id, Response.stage == stage)))
-    waiting = [booking for booking in candidates if booking.user_id not in answered]
+    waiting = [booking for booking in candidates
+               if booking.user_id not in answered and booking.user.active]
     return sorted(waiting, key=lambda booking: booking.user.name.lower())
 
 
@@ -551,4 +554,8 @@ def detach_expired(now: datetime) -> int:
         respondents = list(db.session.scalars(
             sa.select(Respondent).join(TrainingSession).where(
                 Respondent.user_id.is_not(None), TrainingSession.ends_at < cutoff)))
-        return detach(respondents, now)
+        detached = detach(respondents, now)
+        # Invitations of people who never answered name them too.
+        db.session.execute(sa.delete(Invitation).where(Invitation.training_session_id.in_(
+            sa.select(TrainingSession.id).where(TrainingSession.ends_at < cutoff))))
+        return detached
