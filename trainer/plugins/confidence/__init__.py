@@ -14,7 +14,7 @@ that talks to the core only through hooks and public functions. Disable it
 * ``trainer_user_data`` / ``trainer_erase_user``: subject access and erasure.
 
 The rules live in :mod:`.service`, the statistics in :mod:`.analysis`, the figures for a scope in
-:mod:`.report`, the pages in :mod:`.views`.
+:mod:`.report`, the pages in :mod:`.views` and the panels on core pages in :mod:`.panels`.
 """
 
 from __future__ import annotations
@@ -85,16 +85,16 @@ def trainer_tick(now):
 
 @hookimpl
 def trainer_page_panels(page, obj, user):
-    from trainer.plugins.confidence import views
+    from trainer.plugins.confidence import panels
 
     if user is None or not getattr(user, "is_authenticated", True):
         return None
     if page == "booking":
-        return views.booking_panel(obj, user)
+        return panels.booking_panel(obj, user)
     if page == "my_training":
-        return views.my_training_panel(user)
+        return panels.my_training_panel(user)
     if page == "manage_session":
-        return views.manage_session_panel(obj)
+        return panels.manage_session_panel(obj)
     return None
 
 

@@ -12,8 +12,6 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from markupsafe import Markup
-from wtforms import RadioField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from trainer import tokens
 from trainer.access import (
@@ -21,7 +19,6 @@ from trainer.access import (
     course_or_403,
     is_admin,
     may_manage_course,
-    may_manage_session,
     public,
     roles_required,
     session_or_403,
@@ -30,12 +27,10 @@ from trainer.access import (
 from trainer.booking import Booking, BookingStatus
 from trainer.catalogue import TrainingSession
 from trainer.db import db, utcnow, write_transaction
-from trainer.forms import BaseForm, choices, strip
-from trainer.hooks import Panel
+from trainer.forms import BaseForm
 from trainer.people import Role, User
-from trainer.plugins.confidence import charts, filters, report, service
+from trainer.plugins.confidence import charts, filters, forms, report, service
 from trainer.plugins.confidence.models import (
-    RECORDED_HOW_LABELS,
     STAGE_TITLES,
     USED_LEARNING_LABELS,
     Respondent,
@@ -48,6 +43,7 @@ from trainer.plugins.confidence.models import (
 )
 
 bp = Blueprint("confidence", __name__, url_prefix="/confidence")
+
 
 @bp.app_template_filter("confidence_stage_title")
 def stage_title(stage: str) -> str:
@@ -71,9 +67,6 @@ def used_label(value: str) -> str:
     return USED_LEARNING_LABELS.get(value, value)
 
 
-TEXT_LENGTH = Length(max=service.TEXT_MAX,
-                     message=f"Answers must be {service.TEXT_MAX:,} characters or fewer")
-
 
 def _stage_or_404(stage: str) -> Stage:
     try:
@@ -87,67 +80,6 @@ def _session_or_404(session_id: int) -> TrainingSession:
     if training_session is None:
         abort(404)
     return training_session
-
-
-# -- the questionnaire form ---------------------------------------------------------------------
-
-
-def questionnaire_form(statements: list[Statement], stage: Stage, on_behalf: bool = False,
-                       previous: Answer | None = None) -> BaseForm:
-    """A form with a 1-to-5 question per statement and the stage's free-text questions,
-    filled with ``previous`` answers when there are some."""
-
-    class QuestionnaireForm(BaseForm):
-        pass
-
-    for statement in statements:
-        low, high = statement.scale_ends
-        setattr(QuestionnaireForm, f"s{statement.id}", RadioField(
-            statement.text,
-            choices=choices([(1, f"1 – {low}"), (2, "2"), (3, "3"), (4, "4"),
-                             (5, f"5 – {high}")]),
-            validators=[InputRequired(message=f"Choose a rating for “{statement.text}”")],
-        ))
-    if stage == Stage.POST:
-        QuestionnaireForm.do_differently = TextAreaField(
-            "What will you do differently? (optional)", filters=[strip],
-            validators=[Optional(), TEXT_LENGTH])
-    if stage == Stage.FOLLOW_UP:
-        QuestionnaireForm.used_learning = RadioField(
-            "Have you used what you learned?", choices=choices(USED_LEARNING_LABELS.items()),
-            validators=[InputRequired(message="Say whether you have used what you learned")])
-        QuestionnaireForm.barriers = TextAreaField(
-            "What got in the way? (optional)", filters=[strip],
-            validators=[Optional(), TEXT_LENGTH])
-    QuestionnaireForm.comments = TextAreaField(
-        "Any other comments? (optional)", filters=[strip], validators=[Optional(), TEXT_LENGTH])
-    if on_behalf:
-        QuestionnaireForm.recorded_how = RadioField(
-            "How were these answers collected?", choices=choices(RECORDED_HOW_LABELS.items()),
-            validators=[InputRequired(message="Say how these answers were collected")])
-    form = QuestionnaireForm()
-    if previous is not None and request.method != "POST":
-        values = {rating.statement_id: rating.value for rating in previous.ratings}
-        for statement in statements:
-            if statement.id in values:
-                getattr(form, f"s{statement.id}").data = str(values[statement.id])
-        for name in ("do_differently", "barriers", "comments", "used_learning"):
-            if hasattr(form, name):
-                getattr(form, name).data = getattr(previous, name)
-        if on_behalf and previous.recorded_how:
-            form.recorded_how.data = previous.recorded_how
-    return form
-
-
-def _answers(form, statements: list[Statement]) -> service.Answers:
-    return service.Answers(
-        ratings={statement.id: int(getattr(form, f"s{statement.id}").data)
-                 for statement in statements},
-        do_differently=getattr(form, "do_differently", None) and form.do_differently.data or "",
-        comments=form.comments.data or "",
-        used_learning=getattr(form, "used_learning", None) and form.used_learning.data or None,
-        barriers=getattr(form, "barriers", None) and form.barriers.data or "",
-    )
 
 
 def _questionnaire(training_session: TrainingSession, user: User, stage: Stage,
@@ -165,10 +97,10 @@ def _questionnaire(training_session: TrainingSession, user: User, stage: Stage,
                                on_behalf=on_behalf)
     service.ensure_statements(training_session.course)
     statements = service.questionnaire(training_session.course, stage)
-    form = questionnaire_form(statements, stage, on_behalf, previous)
+    form = forms.questionnaire_form(statements, stage, on_behalf, previous)
     if form.validate_on_submit():
         outcome = service.submit(
-            training_session.id, user, stage, _answers(form, statements),
+            training_session.id, user, stage, forms.answers_from(form, statements),
             recorded_by=recorded_by,
             recorded_how=form.recorded_how.data if on_behalf else None,
         )
@@ -184,20 +116,8 @@ def _questionnaire(training_session: TrainingSession, user: User, stage: Stage,
         "confidence/questionnaire.html", form=form, training_session=training_session,
         stage=stage, title=STAGE_TITLES[stage], statements=statements, previous=previous,
         closes=closes, person=user, on_behalf=on_behalf,
-        groups=_groups(statements),
+        groups=forms.grouped(statements),
     )
-
-
-def _groups(statements: list[Statement]) -> list[tuple[str, list[Statement]]]:
-    headings = {
-        StatementKind.CONFIDENCE: "How confident do you feel?",
-        StatementKind.KNOWLEDGE: "How much do you know?",
-        StatementKind.EVALUATION: "About the training",
-    }
-    groups: dict[str, list[Statement]] = {}
-    for statement in statements:
-        groups.setdefault(headings[StatementKind(statement.kind)], []).append(statement)
-    return list(groups.items())
 
 
 @bp.route("/sessions/<int:session_id>/<stage>", methods=["GET", "POST"])
@@ -309,23 +229,6 @@ def record(session_id: int, booking_id: int, stage: str):
 # -- statements -----------------------------------------------------------------------------------
 
 
-class StatementForm(BaseForm):
-    text = TextAreaField(
-        "Statement", description="Written as something a person agrees with, for example “I "
-        "feel confident identifying children with speech, language and communication needs”.",
-        filters=[strip],
-        validators=[DataRequired(message="Enter the statement"),
-                    Length(max=service.STATEMENT_MAX, message="The statement must be "
-                           f"{service.STATEMENT_MAX} characters or fewer")])
-
-
-class NewStatementForm(StatementForm):
-    kind = RadioField("What does it ask about?", choices=choices([
-        (StatementKind.CONFIDENCE, "Confidence (1 Not at all confident to 5 Very confident)"),
-        (StatementKind.KNOWLEDGE, "Knowledge (1 Very little to 5 A great deal)"),
-    ]), validators=[InputRequired(message="Choose whether it asks about confidence or knowledge")])
-
-
 def _may_edit(statement: Statement) -> bool:
     if statement.course_id is None:
         return is_admin(current_user)
@@ -347,7 +250,7 @@ def course_statements(course_id: int):
     """A course's statements: add, change the wording (until rated), retire."""
     course = course_or_403(course_id)
     service.ensure_statements(course)
-    form = NewStatementForm()
+    form = forms.NewStatementForm()
     if form.validate_on_submit():
         _add_statement(course.id, form.kind.data, form.text.data)
         flash("Statement added. It is asked from now on.", "success")
@@ -363,7 +266,7 @@ def course_statements(course_id: int):
 @roles_required(Role.ADMIN)
 def evaluation_statements():
     """The evaluation statements every course shares (administrators)."""
-    form = StatementForm()
+    form = forms.StatementForm()
     if form.validate_on_submit():
         _add_statement(None, StatementKind.EVALUATION, form.text.data)
         flash("Statement added. It is asked after every training session from now on.",
@@ -397,7 +300,7 @@ def edit_statement(statement_id: int):
     """Change a statement's wording; once people have rated it, its wording is fixed."""
     statement = _statement_or_403(statement_id)
     rated = service.has_ratings(statement.id)
-    form = StatementForm(obj=statement)
+    form = forms.StatementForm(obj=statement)
     if not rated and form.validate_on_submit():
         with write_transaction():
             db.session.get(Statement, statement.id).text = form.text.data
@@ -448,16 +351,10 @@ def _charts(figures: report.Figures) -> list[Markup]:
         description="Each statement has a bar for before, after and follow-up.")]
 
 
-def _may_see_analysis():
-    if not report.may_see_analysis(current_user):
-        abort(403)
-
-
 @bp.route("/analysis")
 @roles_required(Role.TRAINER, Role.ADMIN, Role.LA_OFFICER)
 def analysis_page():
     """Confidence before, after and at follow-up, and the evaluation, for a chosen scope."""
-    _may_see_analysis()
     user = current_user._get_current_object()
     form = filters.AnalysisFilters(user)
     scope = form.scope() if form.validate() else None
@@ -473,7 +370,6 @@ def analysis_page():
 @roles_required(Role.TRAINER, Role.ADMIN, Role.LA_OFFICER)
 def analysis_csv():
     """The analysis's aggregates as CSV (nobody is named; small numbers suppressed for LAs)."""
-    _may_see_analysis()
     user = current_user._get_current_object()
     form = filters.AnalysisFilters(user)
     if not form.validate():
@@ -481,63 +377,3 @@ def analysis_csv():
     body = report.to_csv(report.figures(form.scope(), user))
     return Response(body, mimetype="text/csv", headers={
         "Content-Disposition": 'attachment; filename="confidence-analysis.csv"'})
-
-
-# -- panels on core pages -------------------------------------------------------------------------
-
-
-def _open_stages(booking: Booking, now) -> list[dict]:
-    """The stages ``booking``'s person may answer now, with whether they have."""
-    items = []
-    for stage in Stage:
-        if service.window_problem(booking.training_session, stage, now):
-            continue
-        if service.eligibility_problem(booking, stage):
-            continue
-        items.append({
-            "stage": stage, "title": STAGE_TITLES[stage],
-            "answered": service.response_for(booking.user, booking.training_session_id, stage),
-            "closes": service.window(booking.training_session, stage)[1],
-            "url": url_for("confidence.answer", session_id=booking.training_session_id,
-                           stage=stage),
-        })
-    return items
-
-
-def booking_panel(booking: Booking, user) -> list[Panel] | None:
-    if booking is None or booking.user_id != user.id or not booking.is_confirmed:
-        return None
-    items = _open_stages(booking, utcnow())
-    if not items:
-        return None
-    html = render_template("confidence/_booking_panel.html", items=items, booking=booking)
-    return [Panel("Questionnaires", Markup(html), order=20)]
-
-
-def my_training_panel(user) -> list[Panel] | None:
-    now = utcnow()
-    bookings = db.session.scalars(db.select(Booking).where(
-        Booking.user_id == user.id, Booking.status == BookingStatus.CONFIRMED)).all()
-    items = []
-    for booking in bookings:
-        if booking.training_session.starts_at is None:
-            continue
-        for item in _open_stages(booking, now):
-            if not item["answered"]:
-                items.append({**item, "booking": booking})
-    has_answers = db.session.scalar(db.select(db.exists().where(Respondent.user_id == user.id)))
-    if not items and not has_answers:
-        return None
-    html = render_template("confidence/_my_training_panel.html", items=items,
-                           has_answers=has_answers)
-    return [Panel("Questionnaires", Markup(html), order=20)]
-
-
-def manage_session_panel(training_session: TrainingSession) -> list[Panel] | None:
-    if not may_manage_session(current_user, training_session):
-        return None
-    figures = report.figures(report.Scope(session_id=training_session.id),
-                             current_user._get_current_object())
-    html = render_template("confidence/_manage_panel.html", figures=figures,
-                           training_session=training_session)
-    return [Panel("Questionnaires", Markup(html), order=20)]
