@@ -578,11 +578,15 @@ def test_plugins_add_paragraphs_to_booking_emails(app, make_user, mailbox):
     plugin_manager(app).register(plugin)
     try:
         user_id, email = make_user()
-        book(app, make_session(app, NOW() + timedelta(days=5)), user_id)
+        booking_id = book(app, make_session(app, NOW() + timedelta(days=5)), user_id)
+        with app.test_request_context():
+            engine.cancel(booking_id, "Cannot come")
     finally:
         plugin_manager(app).unregister(plugin)
     assert "Parking: ask at reception (booking_confirmed)." in body_of(
         mails_to(mailbox, email, "Booking confirmed")[0])
+    assert "Parking: ask at reception (booking_cancelled)." in body_of(
+        mails_to(mailbox, email, "Booking cancelled")[0])
 
 
 def test_with_the_plugin_disabled_bookings_carry_no_questionnaire(app_factory, make_user):

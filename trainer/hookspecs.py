@@ -206,8 +206,10 @@ def trainer_demo_data(rng, echo):
 def trainer_booking_email(booking, template):
     """Add paragraphs to an email the core sends about a booking.
 
-    Called while the confirmation (``template`` ``"booking_confirmed"``) and the reminders
-    before each meeting (``"reminder"``) are written, inside their transaction.
+    Called while each email about a booking is written, inside its transaction: the
+    confirmation (``template`` ``"booking_confirmed"``), the reminders before each meeting
+    (``"reminder"``), and the emails about changes and cancellations (``"session_changed"``,
+    ``"booking_cancelled"``, ``"session_cancelled"``).
 
     :param booking: the :class:`trainer.booking.Booking` the email is about.
     :param template: the email's template name.
