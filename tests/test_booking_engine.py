@@ -416,3 +416,12 @@ def test_admin_role_is_not_needed_to_book(app, make_user):
     admin, _ = make_user("admin@example.org", roles=[Role.ADMIN])
     assert book(app, session_id, admin).outcome == Outcome.BOOKED
 
+
+
+def test_a_request_that_may_write_leaves_no_write_lock_preference_behind(browser):
+    from trainer.db import in_write_transaction
+
+    # Any POST is served with the write-lock preference.
+    browser.submit("/auth/sign-in", {"email": "nobody@example.org", "password": "wrong"})
+    # The same thread, outside any request: plain reads must not take SQLite's write lock.
+    assert not in_write_transaction()

@@ -44,9 +44,16 @@ def register_blueprints(app: Flask) -> None:
                 app.register_blueprint(blueprint)
 
     _make_static_public(app)
+
     @app.before_request
     def _lock_for_writes():
         prefer_write_lock(request.method not in ("GET", "HEAD", "OPTIONS"))
+
+    @app.teardown_request
+    def _forget_lock_preference(_error):
+        # The preference lives in a context variable; a thread that serves (or tests) one
+        # request and then reads outside any request must not inherit it.
+        prefer_write_lock(False)
 
     app.context_processor(_page_context)
     app.add_template_filter(times.moment, "london_moment")
