@@ -102,8 +102,7 @@ def trainer_page_panels(page, obj, user):
 def trainer_report_sections(user):
     from trainer.plugins.confidence import report
 
-    figures = report.figures(report.Scope(), user)
-    html = render_template("confidence/_report_section.html", figures=figures)
+    html = render_template("confidence/_report_section.html", counts=report.headline(user))
     return [ReportSection("Confidence and evaluations", html,
                           url=url_for("confidence.analysis_page"), order=40)]
 

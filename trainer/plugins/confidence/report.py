@@ -13,7 +13,6 @@ import io
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from statistics import mean
 
 import sqlalchemy as sa
 
@@ -133,25 +132,48 @@ def _la_filter(statement: sa.Select, scope: Scope, la_column) -> sa.Select:
     return statement
 
 
-def _invited(ids: sa.Select, scope: Scope, now: datetime) -> dict[Stage, int]:
-    person_la = sa.func.coalesce(Setting.local_authority_id, User.local_authority_id)
-    base = (
-        sa.select(sa.func.count(Booking.id))
-        .join(User, User.id == Booking.user_id)
-        .outerjoin(Setting, Setting.id == User.setting_id)
-        .join(TrainingSession, TrainingSession.id == Booking.training_session_id)
-        .where(Booking.training_session_id.in_(ids),
-               Booking.status == BookingStatus.CONFIRMED)
+def _people_in(scope: Scope) -> sa.Select | None:
+    """Ids of people whose LA (their setting's, else their own) is in the scope's LA or region,
+    or ``None`` when the scope has no such restriction."""
+    if scope.local_authority_id is not None:
+        authorities = [scope.local_authority_id]
+    elif scope.region_id is not None:
+        authorities = sa.select(LocalAuthority.id).where(
+            LocalAuthority.region_id == scope.region_id)
+    else:
+        return None
+    return sa.union(
+        sa.select(User.id).join(Setting, Setting.id == User.setting_id)
+        .where(Setting.local_authority_id.in_(authorities)),
+        sa.select(User.id).where(User.setting_id.is_(None),
+                                 User.local_authority_id.in_(authorities)),
     )
-    base = _la_filter(base, scope, person_la)
-    came = sa.exists().where(Attendance.booking_id == Booking.id, Attendance.attended)
+
+
+def _invited(ids: sa.Select, scope: Scope, now: datetime) -> dict[Stage, int]:
+    """How many could answer each stage: booked (before); marked attended, on sessions whose
+    stage has opened (after, follow-up)."""
     follow_up_after = timedelta(weeks=service.setting("CONFIDENCE_FOLLOW_UP_WEEKS"))
+    came = sa.exists().where(Attendance.booking_id == Booking.id, Attendance.attended)
+    people = _people_in(scope)
+
+    def count(sessions: sa.Select, *conditions) -> int:
+        statement = sa.select(sa.func.count(Booking.id)).where(
+            Booking.training_session_id.in_(sessions),
+            Booking.status == BookingStatus.CONFIRMED, *conditions)
+        if people is not None:
+            statement = statement.where(Booking.user_id.in_(people))
+        return db.session.scalar(statement) or 0
+
     return {
-        Stage.PRE: db.session.scalar(base) or 0,
-        Stage.POST: db.session.scalar(base.where(came, TrainingSession.ends_at <= now)) or 0,
-        Stage.FOLLOW_UP: db.session.scalar(
-            base.where(came, TrainingSession.ends_at <= now - follow_up_after)) or 0,
+        Stage.PRE: count(ids),
+        Stage.POST: count(ids.where(TrainingSession.ends_at <= now), came),
+        Stage.FOLLOW_UP: count(ids.where(TrainingSession.ends_at <= now - follow_up_after),
+                               came),
     }
+
+
+STAGES = {str(stage): stage for stage in Stage}
 
 
 def figures(scope: Scope, user, now: datetime | None = None) -> Figures:
@@ -160,44 +182,32 @@ def figures(scope: Scope, user, now: datetime | None = None) -> Figures:
     scope = restrict(scope, user)
     ids = session_ids(scope, user)
     session_count = db.session.scalar(sa.select(sa.func.count()).select_from(ids.subquery()))
-    rows = db.session.execute(_la_filter(
-        sa.select(Respondent.key, Response.stage, Rating.statement_id, Rating.value)
-        .join(Response, Response.respondent_id == Respondent.id)
-        .join(Rating, Rating.response_id == Response.id)
-        .where(Respondent.training_session_id.in_(ids)),
-        scope, Respondent.local_authority_id)).all()
-    answered_rows = db.session.execute(_la_filter(
+
+    def scoped(statement: sa.Select) -> sa.Select:
+        return _la_filter(statement.where(Respondent.training_session_id.in_(ids)), scope,
+                          Respondent.local_authority_id)
+
+    answered = dict.fromkeys(Stage, 0)
+    answered.update({STAGES[stage]: count for stage, count in db.session.execute(scoped(
         sa.select(Response.stage, sa.func.count(Response.id))
         .join(Respondent, Respondent.id == Response.respondent_id)
-        .where(Respondent.training_session_id.in_(ids))
-        .group_by(Response.stage), scope, Respondent.local_authority_id)).all()
-    answered = {stage: 0 for stage in Stage}
-    answered.update({Stage(stage): count for stage, count in answered_rows})
-    used_rows = db.session.execute(_la_filter(
+        .group_by(Response.stage)))})
+    used = {str(value): 0 for value in UsedLearning}
+    used.update({value: count for value, count in db.session.execute(scoped(
         sa.select(Response.used_learning, sa.func.count(Response.id))
         .join(Respondent, Respondent.id == Response.respondent_id)
-        .where(Respondent.training_session_id.in_(ids), Response.stage == Stage.FOLLOW_UP)
-        .group_by(Response.used_learning), scope, Respondent.local_authority_id)).all()
-    used = {str(value): 0 for value in UsedLearning}
-    used.update({value: count for value, count in used_rows if value})
+        .where(Response.stage == Stage.FOLLOW_UP)
+        .group_by(Response.used_learning))) if value})
 
-    statement_ids = {statement_id for _, _, statement_id, _ in rows}
-    statements = {
-        statement.id: statement for statement in db.session.scalars(
-            sa.select(Statement).where(Statement.id.in_(statement_ids)))
-    } if statement_ids else {}
-    # ratings[statement id][stage][respondent key] = value
-    ratings: dict[int, dict[Stage, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
-    by_kind: dict[str, dict[Stage, dict[str, list[int]]]] = defaultdict(
-        lambda: defaultdict(lambda: defaultdict(list)))
-    for key, stage, statement_id, value in rows:
-        stage = Stage(stage)
-        ratings[statement_id][stage][key] = value
-        kind = statements[statement_id].kind
-        if kind != StatementKind.EVALUATION:
-            by_kind[kind][stage][key].append(value)
+    def ratings_of(*columns) -> sa.Select:
+        return scoped(
+            sa.select(*columns)
+            .select_from(Respondent)
+            .join(Response, Response.respondent_id == Respondent.id)
+            .join(Rating, Rating.response_id == Response.id)
+            .join(Statement, Statement.id == Rating.statement_id))
 
-    def row(label: str, kind: str, per_stage: dict[Stage, dict[str, float]]) -> Row:
+    def row(label: str, kind: str, per_stage: dict[Stage, dict[int, float]]) -> Row:
         return Row(
             label=label,
             kind=kind,
@@ -208,22 +218,40 @@ def figures(scope: Scope, user, now: datetime | None = None) -> Figures:
                      for first, later in COMPARISONS},
         )
 
+    # Each person's average per kind and stage, worked out by the database.
+    means: dict[str, dict[Stage, dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
+    for respondent_id, stage, kind, average in db.session.execute(
+            ratings_of(Respondent.id, Response.stage, Statement.kind, sa.func.avg(Rating.value))
+            .where(Statement.kind != StatementKind.EVALUATION)
+            .group_by(Respondent.id, Response.stage, Statement.kind)):
+        means[kind][STAGES[stage]][respondent_id] = float(average)
     overall = [
         row(f"{StatementKind(kind).label}: each person's average across the statements", kind,
-            {stage: {key: mean(values) for key, values in people.items()}
-             for stage, people in by_kind[kind].items()})
-        for kind in service.RATING_KINDS if kind in by_kind
+            means[kind])
+        for kind in service.RATING_KINDS if kind in means
     ]
+
     statement_rows = []
     if scope.is_single_course():
+        ratings: dict[int, dict[Stage, dict[int, int]]] = defaultdict(lambda: defaultdict(dict))
+        for respondent_id, stage, statement_id, value in db.session.execute(
+                ratings_of(Respondent.id, Response.stage, Rating.statement_id, Rating.value)
+                .where(Statement.kind != StatementKind.EVALUATION)):
+            ratings[statement_id][STAGES[stage]][respondent_id] = value
         ordered = sorted(
-            (s for s in statements.values() if s.kind != StatementKind.EVALUATION),
+            db.session.scalars(sa.select(Statement).where(Statement.id.in_(list(ratings)))),
             key=lambda s: (service.RATING_KINDS.index(StatementKind(s.kind)), s.position, s.id))
         statement_rows = [row(s.text, s.kind, ratings[s.id]) for s in ordered]
+
     evaluation = [
-        (s.text, analysis.share_confident(ratings[s.id].get(Stage.POST, {}).values()))
-        for s in sorted(statements.values(), key=lambda s: (s.position, s.id))
-        if s.kind == StatementKind.EVALUATION
+        (text, analysis.Share(int(agreed or 0), int(total)))
+        for text, total, agreed in db.session.execute(
+            ratings_of(Statement.text, sa.func.count(Rating.value),
+                       sa.func.sum(sa.case((Rating.value >= analysis.CONFIDENT_FROM, 1),
+                                           else_=0)))
+            .where(Statement.kind == StatementKind.EVALUATION, Response.stage == Stage.POST)
+            .group_by(Statement.id, Statement.text, Statement.position)
+            .order_by(Statement.position, Statement.id))
     ]
     invited = _invited(ids, scope, now)
     result = Figures(
@@ -235,6 +263,22 @@ def figures(scope: Scope, user, now: datetime | None = None) -> Figures:
     result.rates = {stage: analysis.response_rate(min(answered[stage], invited[stage]),
                                                   invited[stage]) for stage in Stage}
     return result
+
+
+def headline(user) -> dict[Stage | str, int]:
+    """Answers per stage and sessions with answers, for the reports page: counts only, cheap."""
+    scope = restrict(Scope(), user)
+    ids = session_ids(scope, user)
+    counts = {str(stage): 0 for stage in Stage}
+    counts.update({stage: count for stage, count in db.session.execute(_la_filter(
+        sa.select(Response.stage, sa.func.count(Response.id))
+        .join(Respondent, Respondent.id == Response.respondent_id)
+        .where(Respondent.training_session_id.in_(ids))
+        .group_by(Response.stage), scope, Respondent.local_authority_id))})
+    counts["sessions"] = db.session.scalar(
+        sa.select(sa.func.count(sa.distinct(Respondent.training_session_id)))
+        .where(Respondent.training_session_id.in_(ids))) or 0
+    return counts
 
 
 # -- CSV ----------------------------------------------------------------------------------------

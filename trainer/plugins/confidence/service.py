@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app, has_request_context, url_for
+from sqlalchemy.orm import selectinload
 
 from trainer import mail, tokens
 from trainer.booking import Attendance, Booking, BookingStatus
@@ -415,7 +416,9 @@ def attended_bookings(session_id: int) -> list[Booking]:
             Booking.training_session_id == session_id,
             Booking.status == BookingStatus.CONFIRMED,
             sa.exists().where(Attendance.booking_id == Booking.id, Attendance.attended),
-        ).order_by(Booking.id)))
+        ).options(selectinload(Booking.user).selectinload(User.setting),
+                  selectinload(Booking.attendances))
+        .order_by(Booking.id)))
 
 
 def send_follow_ups(now: datetime) -> int:
@@ -453,7 +456,8 @@ def not_answered(training_session: TrainingSession, stage: Stage) -> list[Bookin
     if stage == Stage.PRE:
         candidates = db.session.scalars(sa.select(Booking).where(
             Booking.training_session_id == training_session.id,
-            Booking.status == BookingStatus.CONFIRMED)).all()
+            Booking.status == BookingStatus.CONFIRMED)
+            .options(selectinload(Booking.user).selectinload(User.setting))).all()
     else:
         candidates = attended_bookings(training_session.id)
     answered = set(db.session.scalars(

@@ -12,6 +12,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from markupsafe import Markup
+from sqlalchemy.orm import selectinload
 
 from trainer import tokens
 from trainer.access import (
@@ -178,13 +179,15 @@ def manage_session(session_id: int):
     answers = db.session.scalars(
         db.select(Answer).join(Respondent)
         .where(Respondent.training_session_id == session_id)
+        .options(selectinload(Answer.respondent).selectinload(Respondent.user))
         .order_by(Answer.stage, Answer.submitted_at)
     ).all()
     figures = report.figures(report.Scope(session_id=session_id),
                              current_user._get_current_object(), now)
     bookings = db.session.scalars(db.select(Booking).where(
         Booking.training_session_id == session_id,
-        Booking.status == BookingStatus.CONFIRMED)).all()
+        Booking.status == BookingStatus.CONFIRMED)
+        .options(selectinload(Booking.user).selectinload(User.setting))).all()
     return render_template(
         "confidence/manage_session.html", training_session=training_session, stages=stages,
         answers=answers, figures=figures, form=BaseForm(), charts=_charts(figures),
