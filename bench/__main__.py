@@ -9,7 +9,7 @@ import platform
 import sys
 from datetime import UTC, datetime
 
-from bench import booking_rush, catalogue_search, demo_data, waiting_list_rush
+from bench import booking_rush, catalogue_search, confidence_analysis, demo_data, waiting_list_rush
 from bench.common import failures
 
 BENCHMARKS = {
@@ -17,6 +17,7 @@ BENCHMARKS = {
     "waiting_list_rush": waiting_list_rush.main,
     "catalogue_search": catalogue_search.main,
     "demo_data": demo_data.main,
+    "confidence_analysis": confidence_analysis.main,
 }
 
 

@@ -226,6 +226,11 @@ def create(scale_name: str = "small", seed: int = 2026, echo=print) -> dict[str,
     for made in hooks.call("trainer_demo_data", rng=rng, echo=echo):
         training.update(made or {})
     db.session.commit()
+    if db.engine.dialect.name == "postgresql":
+        # Freshly bulk-loaded tables have no planner statistics until autovacuum gets to them;
+        # without them PostgreSQL plans report queries as if the tables were nearly empty.
+        db.session.execute(sa.text("ANALYZE"))
+        db.session.commit()
     return {
         "regions": regions, "local_authorities": authorities, "settings": len(setting_ids),
         "users": len(user_ids) + len(DEMO_PEOPLE), "delivery_partners": len(partners),
