@@ -201,6 +201,27 @@ def phone_page(chromium_browser, live_server):
     _check_problems(problems)
 
 
+PHONE = {"width": 390, "height": 844}  # a common phone (iPhone 12 to 14)
+
+
+@pytest.fixture
+def phone_390(chromium_browser, live_server):
+    """A page in its own browser context, 390 by 844 pixels, touch, like a phone."""
+    problems = PageProblems()
+    context, page = _open_page(
+        chromium_browser,
+        live_server,
+        problems,
+        viewport=PHONE,
+        device_scale_factor=3,
+        is_mobile=True,
+        has_touch=True,
+    )
+    yield page
+    context.close()
+    _check_problems(problems)
+
+
 # -- accessibility -----------------------------------------------------------------------------
 
 _AXE_RUN = """
@@ -305,3 +326,53 @@ def press_tab_until(page, locator, limit: int = 40, key: str = "Tab") -> int:
         ))
     pytest.fail(f"{key} never reached {locator} in {limit} presses; focus went: "
                 + " | ".join(visited), pytrace=False)
+
+
+# -- finding things on a page ------------------------------------------------------------------
+
+
+def heading(page, text):
+    """The page's main heading (h1) named ``text``."""
+    return page.get_by_role("heading", level=1, name=text)
+
+
+def nav(page, text):
+    """A link in the main navigation (behind the "Menu" button on a phone)."""
+    navigation = page.get_by_role("navigation", name="Main")
+    menu = page.get_by_role("button", name="Menu")
+    if menu.is_visible() and menu.get_attribute("aria-expanded") != "true":
+        menu.click()
+    return navigation.get_by_role("link", name=text, exact=True)
+
+
+def sign_in_on_phone(page, email: str) -> None:
+    """``sign_in`` for a narrow screen, where the main navigation is behind "Menu"."""
+    import re
+
+    from playwright.sync_api import expect
+
+    from tests.conftest import PASSWORD
+
+    page.goto("/")
+    nav(page, "Sign in").click()
+    expect(heading(page, "Sign in")).to_be_visible()
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(r"/dashboard$"))
+    page.wait_for_load_state("load")
+
+
+def panel(page, title):
+    """A plugin's panel on a core page, found by its heading."""
+    return page.locator("section.trainer-panel").filter(
+        has=page.get_by_role("heading", level=2, name=title, exact=True)
+    )
+
+
+def assert_fits(page):
+    """The page does not scroll sideways (on a phone, say)."""
+    width = page.evaluate("() => window.innerWidth")
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= width, (
+        f"{page.url} scrolls sideways on a phone"
+    )

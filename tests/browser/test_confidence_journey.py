@@ -19,15 +19,16 @@ import sqlalchemy as sa
 
 from tests import factories
 from tests.browser.conftest import (
-    PageProblems,
-    _check_problems,
-    _open_page,
     add_user,
+    assert_fits,
     axe_check,
+    heading,
     missing_requirements,
+    nav,
+    panel,
     sign_in,
+    sign_in_on_phone,
 )
-from tests.conftest import PASSWORD
 
 if missing_requirements():
     pytest.skip(
@@ -39,7 +40,6 @@ from playwright.sync_api import expect  # noqa: E402
 pytestmark = pytest.mark.browser
 
 COURSE = "Supporting speech and language"  # topic: speech, language and communication
-PHONE = {"width": 390, "height": 844}  # a common phone (iPhone 12 to 14)
 PRACTITIONER = ("chloe.mensah@example.org", "Chloe Mensah")
 TRAINER = ("tess.trainer@example.org", "Tess Trainer")
 
@@ -66,24 +66,6 @@ BEFORE = {CONFIDENCE[0]: 2, CONFIDENCE[1]: 1, KNOWLEDGE[0]: 2, KNOWLEDGE[1]: 3}
 AFTER = {CONFIDENCE[0]: 4, CONFIDENCE[1]: 5, KNOWLEDGE[0]: 4, KNOWLEDGE[1]: 3}
 EVALUATED = {EVALUATION[0]: 5, EVALUATION[1]: 4, EVALUATION[2]: 3}
 DO_DIFFERENTLY = "Use visual timetables at tidy-up time and give children more time to answer."
-
-
-@pytest.fixture
-def phone_390(chromium_browser, live_server):
-    """A page in its own browser context, 390 by 844 pixels, touch, like a phone."""
-    problems = PageProblems()
-    context, page = _open_page(
-        chromium_browser,
-        live_server,
-        problems,
-        viewport=PHONE,
-        device_scale_factor=3,
-        is_mobile=True,
-        has_touch=True,
-    )
-    yield page
-    context.close()
-    _check_problems(problems)
 
 
 # -- data and helpers ------------------------------------------------------------------------------
@@ -173,45 +155,6 @@ def link_in(body: str, path: str) -> str:
     match = re.search(rf"https?://\S+{re.escape(path)}\S*", body)
     assert match, body
     return match.group(0)
-
-
-def heading(page, text):
-    return page.get_by_role("heading", level=1, name=text)
-
-
-def nav(page, text):
-    """A link in the main navigation (behind the "Menu" button on a phone)."""
-    navigation = page.get_by_role("navigation", name="Main")
-    menu = page.get_by_role("button", name="Menu")
-    if menu.is_visible() and menu.get_attribute("aria-expanded") != "true":
-        menu.click()
-    return navigation.get_by_role("link", name=text, exact=True)
-
-
-def sign_in_on_phone(page, email: str) -> None:
-    """``sign_in`` for a narrow screen, where the main navigation is behind "Menu"."""
-    page.goto("/")
-    nav(page, "Sign in").click()
-    expect(heading(page, "Sign in")).to_be_visible()
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(r"/dashboard$"))
-    page.wait_for_load_state("load")
-
-
-def panel(page, title):
-    """A plugin's panel on a core page, found by its heading."""
-    return page.locator("section.trainer-panel").filter(
-        has=page.get_by_role("heading", level=2, name=title, exact=True)
-    )
-
-
-def assert_fits(page):
-    width = page.evaluate("() => window.innerWidth")
-    assert page.evaluate("() => document.documentElement.scrollWidth") <= width, (
-        f"{page.url} scrolls sideways on a phone"
-    )
 
 
 def statement_group(page, text):

@@ -16,15 +16,16 @@ import sqlalchemy as sa
 
 from tests import factories
 from tests.browser.conftest import (
-    PageProblems,
-    _check_problems,
-    _open_page,
     add_user,
+    assert_fits,
     axe_check,
+    heading,
     missing_requirements,
+    nav,
+    panel,
     sign_in,
+    sign_in_on_phone,
 )
-from tests.conftest import PASSWORD
 
 if missing_requirements():
     pytest.skip(
@@ -36,27 +37,8 @@ from playwright.sync_api import expect  # noqa: E402
 pytestmark = pytest.mark.browser
 
 COURSE = "Early communication and language"
-PHONE = {"width": 390, "height": 844}  # a common phone (iPhone 12 to 14)
 WAITER = ("amara.okafor@example.org", "Amara Okafor")  # A: joins the waiting list
 HOLDER = ("ben.hughes@example.org", "Ben Hughes")  # B: holds the only place, then cancels
-
-
-@pytest.fixture
-def phone_390(chromium_browser, live_server):
-    """A page in its own browser context, 390 by 844 pixels, touch, like a phone."""
-    problems = PageProblems()
-    context, page = _open_page(
-        chromium_browser,
-        live_server,
-        problems,
-        viewport=PHONE,
-        device_scale_factor=3,
-        is_mobile=True,
-        has_touch=True,
-    )
-    yield page
-    context.close()
-    _check_problems(problems)
 
 
 # -- data and helpers ------------------------------------------------------------------------------
@@ -97,49 +79,10 @@ def offer_emails(app, address: str) -> list:
         return [(message.subject, message.text_body) for message in messages]
 
 
-def heading(page, text):
-    return page.get_by_role("heading", level=1, name=text)
-
-
-def nav(page, text):
-    """A link in the main navigation (behind the "Menu" button on a phone)."""
-    navigation = page.get_by_role("navigation", name="Main")
-    menu = page.get_by_role("button", name="Menu")
-    if menu.is_visible() and menu.get_attribute("aria-expanded") != "true":
-        menu.click()
-    return navigation.get_by_role("link", name=text, exact=True)
-
-
-def sign_in_on_phone(page, email: str) -> None:
-    """``sign_in`` for a narrow screen, where the main navigation is behind "Menu"."""
-    page.goto("/")
-    nav(page, "Sign in").click()
-    expect(heading(page, "Sign in")).to_be_visible()
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(r"/dashboard$"))
-    page.wait_for_load_state("load")
-
-
 def summary_value(page, key):
     return page.locator(".govuk-summary-list__row").filter(
         has=page.locator(".govuk-summary-list__key", has_text=re.compile(rf"^\s*{key}\s*$"))
     ).locator(".govuk-summary-list__value")
-
-
-def panel(page, title):
-    """A plugin's panel on a core page, found by its heading."""
-    return page.locator("section.trainer-panel").filter(
-        has=page.get_by_role("heading", level=2, name=title, exact=True)
-    )
-
-
-def assert_fits(page):
-    width = page.evaluate("() => window.innerWidth")
-    assert page.evaluate("() => document.documentElement.scrollWidth") <= width, (
-        f"{page.url} scrolls sideways on a phone"
-    )
 
 
 # -- the journey -----------------------------------------------------------------------------------
