@@ -539,6 +539,8 @@ def test_the_analysis_page_filters_and_refuses_bad_dates(app, make_user, trainer
     assert bad.status_code == 200 and "must be a real date" in text(bad)
     backwards = trainer.get("/confidence/analysis?from=2/3/2026&to=1/3/2026")
     assert "must be the same as or after the from date" in text(backwards)
+    superscript = trainer.get("/confidence/analysis?session=%C2%B2")  # "²" passes isdigit()
+    assert superscript.status_code == 200 and "must be a number" in text(superscript)
     future = trainer.get("/confidence/analysis?from=1/1/2040")
     assert "No questionnaire answers match these filters yet" in text(future)
 

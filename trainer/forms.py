@@ -8,6 +8,7 @@ errors into an error summary naming the fields.
 from __future__ import annotations
 
 import re
+from datetime import date
 
 from flask_wtf import FlaskForm
 from wtforms import Field, PasswordField, StringField
@@ -15,6 +16,9 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, ValidationError
 
 POSTCODE = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}$")
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2100
+ISO_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
+UK_DATE = re.compile(r"(\d{1,2})[/.\- ](\d{1,2})[/.\- ](\d{4})")
 
 
 class BaseForm(FlaskForm):
@@ -108,3 +112,43 @@ class UKPostcode:
     def __call__(self, form, field):
         if field.data and not POSTCODE.match(field.data):
             raise ValidationError("Enter a real postcode, like SW1A 1AA")
+
+
+# -- dates and numbers typed or put in query strings -------------------------------------------
+
+
+def parse_day(text: str) -> date:
+    """A day written ``2026-03-27`` or ``27/3/2026`` (also with ``.``, ``-`` or a space).
+
+    Raises ``ValueError`` for anything else, for days that do not exist and for years outside
+    2000 to 2100."""
+    text = text.strip()
+    if match := ISO_DATE.fullmatch(text):
+        year, month, day = (int(part) for part in match.groups())
+    elif match := UK_DATE.fullmatch(text):
+        day, month, year = (int(part) for part in match.groups())
+    else:
+        raise ValueError(text)
+    if not EARLIEST_YEAR <= year <= LATEST_YEAR:
+        raise ValueError(text)
+    return date(year, month, day)
+
+
+class RealDate:
+    def __init__(self, name: str):
+        self.name = name
+
+    def __call__(self, form, field):
+        if not field.data:
+            return
+        try:
+            parse_day(field.data)
+        except ValueError as error:
+            raise ValidationError(
+                f"{self.name} must be a real date, like 27/3/2026 or 2026-03-27"
+            ) from error
+
+
+def is_number(text: str) -> bool:
+    """Plain ASCII digits only (``str.isdigit`` also accepts "²", which ``int`` refuses)."""
+    return text.isascii() and text.isdigit() and len(text) <= 12

@@ -23,12 +23,10 @@ from trainer.catalogue import (
     SessionStatus,
     TrainingSession,
 )
+from trainer.forms import EARLIEST_YEAR, LATEST_YEAR, is_number
 from trainer.times import to_london
 from trainer.web.catalogue import (
-    EARLIEST_YEAR,
-    LATEST_YEAR,
     MAX_TEXT,
-    is_number,
     load_session,
     places_left,
     read_filters,

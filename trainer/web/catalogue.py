@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import (
@@ -45,7 +45,7 @@ from trainer.catalogue import (
     find_sessions_statement,
 )
 from trainer.db import db, utcnow
-from trainer.forms import BaseForm, choices
+from trainer.forms import BaseForm, RealDate, choices, is_number, parse_day
 from trainer.people import LocalAuthority, Region, Role
 from trainer.times import LONDON, clock
 
@@ -55,12 +55,9 @@ FEED_LIMIT = 500
 COURSE_PAGE_LIMIT = 50
 MAX_TEXT = 100
 MAX_ID = 2**31 - 1
-EARLIEST_YEAR, LATEST_YEAR = 2000, 2100
 TRUE_WORDS = {"1", "true", "yes", "y", "on"}
 FALSE_WORDS = {"0", "false", "no", "n", "off", ""}
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
-ISO_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
-UK_DATE = re.compile(r"(\d{1,2})[/.\- ](\d{1,2})[/.\- ](\d{4})")
 
 # Loading a page of sessions: everything the result list shows, in a fixed number of queries.
 LIST_OPTIONS = (
@@ -73,43 +70,6 @@ LIST_OPTIONS = (
 
 
 # -- the filters ----------------------------------------------------------------------------------
-
-
-def parse_day(text: str) -> date:
-    """A day written ``2026-03-27`` or ``27/3/2026`` (also with ``.``, ``-`` or a space).
-
-    Raises ``ValueError`` for anything else, for days that do not exist and for years outside
-    2000 to 2100."""
-    text = text.strip()
-    if match := ISO_DATE.fullmatch(text):
-        year, month, day = (int(part) for part in match.groups())
-    elif match := UK_DATE.fullmatch(text):
-        day, month, year = (int(part) for part in match.groups())
-    else:
-        raise ValueError(text)
-    if not EARLIEST_YEAR <= year <= LATEST_YEAR:
-        raise ValueError(text)
-    return date(year, month, day)
-
-
-class RealDate:
-    def __init__(self, name: str):
-        self.name = name
-
-    def __call__(self, form, field):
-        if not field.data:
-            return
-        try:
-            parse_day(field.data)
-        except ValueError as error:
-            raise ValidationError(
-                f"{self.name} must be a real date, like 27/3/2026 or 2026-03-27"
-            ) from error
-
-
-def is_number(text: str) -> bool:
-    """Plain ASCII digits only (``str.isdigit`` also accepts "²", which ``int`` refuses)."""
-    return text.isascii() and text.isdigit() and len(text) <= 12
 
 
 def clean_text(value):

@@ -2,45 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 
 import sqlalchemy as sa
-from wtforms import SelectField, StringField, ValidationError
+from wtforms import SelectField, StringField
 
 from trainer.access import is_admin, managed_sessions
 from trainer.catalogue import Course, TrainingSession
 from trainer.db import db
-from trainer.forms import BaseForm, choices, strip
+from trainer.forms import BaseForm, RealDate, choices, is_number, parse_day, strip
 from trainer.people import DeliveryPartner, LocalAuthority, Region
 from trainer.plugins.confidence import report
 
 
-def parse_date(text: str) -> date | None:
-    """``27/3/2026`` or ``2026-03-27``; ``None`` for empty; ``ValueError`` otherwise."""
-    if not text:
-        return None
-    for pattern in ("%d/%m/%Y", "%Y-%m-%d"):
-        try:
-            return datetime.strptime(text, pattern).date()
-        except ValueError:
-            continue
-    raise ValueError(text)
-
-
-class RealDate:
-    def __init__(self, label: str):
-        self.label = label
-
-    def __call__(self, form, field):
-        try:
-            parse_date(field.data or "")
-        except ValueError as error:
-            raise ValidationError(
-                f"{self.label} must be a real date, for example 27/3/2026") from error
-
-
 def _number(value: str) -> int | None:
-    return int(value) if value and value.isdigit() and len(value) < 10 else None
+    return int(value) if value and is_number(value) and int(value) < 2**31 else None
+
+
+def _day(text: str | None) -> date | None:
+    return parse_day(text) if text else None
 
 
 class AnalysisFilters(BaseForm):
@@ -94,7 +74,7 @@ class AnalysisFilters(BaseForm):
             self.session.errors = ["The training session must be a number"]
             ok = False
         if ok:
-            start, end = parse_date(self.date_from.data), parse_date(self.date_to.data)
+            start, end = _day(self.date_from.data), _day(self.date_to.data)
             if start and end and end < start:
                 self.date_to.errors = ["The to date must be the same as or after the from date"]
                 ok = False
@@ -107,8 +87,8 @@ class AnalysisFilters(BaseForm):
             delivery_partner_id=_number(self.partner.data or ""),
             local_authority_id=_number(self.local_authority.data or ""),
             region_id=_number(self.region.data or ""),
-            date_from=parse_date(self.date_from.data),
-            date_to=parse_date(self.date_to.data),
+            date_from=_day(self.date_from.data),
+            date_to=_day(self.date_to.data),
         )
 
     def described(self) -> str:
