@@ -22,7 +22,14 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from trainer import calendar, hooks, mail
 from trainer.catalogue import Meeting, SessionStatus, TrainingSession
-from trainer.db import UTCDateTime, db, lock_row, utcnow, write_transaction
+from trainer.db import (
+    UTCDateTime,
+    db,
+    insert_ignoring_conflicts,
+    lock_row,
+    utcnow,
+    write_transaction,
+)
 from trainer.people import User
 
 
@@ -511,13 +518,7 @@ def _claim_reminder(booking: Booking, meeting: Meeting, kind: str) -> bool:
     table = Reminder.__table__
     values = {"booking_id": booking.id, "meeting_id": meeting.id, "kind": kind,
               "sent_at": utcnow()}
-    if db.engine.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    statement = (
-        insert(table).values(**values).on_conflict_do_nothing().returning(table.c.booking_id)
-    )
+    statement = insert_ignoring_conflicts(table, values).returning(table.c.booking_id)
     return db.session.execute(statement).scalar() is not None
 
 

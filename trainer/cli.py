@@ -110,10 +110,7 @@ def tick_command():
     from trainer import booking
 
     now = utcnow()
-    # Emails carry links, built on the public address. "POST": this work writes, so nothing
-    # may be served from a per-request read cache.
-    with current_app.test_request_context(base_url=current_app.config["EXTERNAL_URL"],
-                                          method="POST"):
+    with mail.link_context():  # emails carry links to the public address
         click.echo(f"Reminders sent: {booking.send_reminders(now)}")
         click.echo(f"Sessions ended: {booking.end_sessions(now)}")
         for summary in hooks.call("trainer_tick", now=now):

@@ -189,6 +189,17 @@ def lock_row(model: type[Base], row_id: int):
     return db.session.execute(statement).scalar_one_or_none()
 
 
+def insert_ignoring_conflicts(table: sa.Table, values: dict | list[dict]):
+    """``INSERT ... ON CONFLICT DO NOTHING`` on SQLite and PostgreSQL: rows that clash with a
+    unique key are skipped, so two transactions racing to create the same row both succeed
+    and it exists once. Add ``.returning(...)`` to learn whether this one inserted it."""
+    if is_sqlite():
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        from sqlalchemy.dialects.postgresql import insert
+    return insert(table).values(values).on_conflict_do_nothing()
+
+
 def skip_locked(statement: sa.Select) -> sa.Select:
     """Add ``FOR UPDATE SKIP LOCKED`` where the database has it (PostgreSQL), for work queues."""
     if is_sqlite():

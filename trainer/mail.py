@@ -371,6 +371,21 @@ def retry(message: OutboxMessage) -> None:
 
 
 
+def link_context():
+    """The current request, or, outside one (a command such as ``tick``, or work started from
+    a script), a request on ``EXTERNAL_URL``: inside it ``url_for(..., _external=True)`` and
+    email templates work, and links point at the public address. Its method is POST: the
+    work done inside may write, so nothing may come from a per-request read cache."""
+    from contextlib import nullcontext
+
+    from flask import has_request_context
+
+    if has_request_context():
+        return nullcontext()
+    return current_app.test_request_context(base_url=current_app.config["EXTERNAL_URL"],
+                                            method="POST")
+
+
 def send_template(recipient, subject: str, name: str, attachments=(), **context) -> OutboxMessage:
     """Queue the email ``name`` to ``recipient`` (anything with ``email`` and ``name``) in the
     current transaction.

@@ -16,18 +16,17 @@ earlier answers; after it closes nothing changes and the person is told why.
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from flask import current_app, has_request_context, url_for
+from flask import current_app, url_for
 from sqlalchemy.orm import selectinload
 
 from trainer import mail, tokens
 from trainer.booking import Attendance, Booking, BookingStatus
 from trainer.catalogue import Course, SessionStatus, TrainingSession
-from trainer.db import db, lock_row, utcnow, write_transaction
+from trainer.db import db, insert_ignoring_conflicts, lock_row, utcnow, write_transaction
 from trainer.people import User
 from trainer.plugins.confidence import defaults
 from trainer.plugins.confidence.models import (
@@ -67,15 +66,9 @@ def setting(name: str) -> int:
         raise ValueError(f"{name} must be a whole number, not {value!r}") from error
 
 
-def _insert_ignore(model, rows: list[dict]) -> None:
-    """Insert ``rows``, skipping any that clash with a unique key (safe when two race)."""
-    if not rows:
-        return
-    if db.engine.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    db.session.execute(insert(model.__table__).values(rows).on_conflict_do_nothing())
+def _add_missing(table, rows: list[dict]) -> None:
+    if rows:
+        db.session.execute(insert_ignoring_conflicts(table, rows))
 
 
 # -- statements ---------------------------------------------------------------------------------
@@ -93,14 +86,14 @@ def ensure_statements(course: Course) -> None:
     now = utcnow()
     with write_transaction():
         if not has_course:
-            _insert_ignore(Statement, [
+            _add_missing(Statement.__table__, [
                 {"course_id": course.id, "kind": kind, "text": text, "position": position,
                  "origin": f"course:{course.id}:{suffix}", "created_at": now}
                 for position, (suffix, kind, text) in enumerate(
                     defaults.for_topics(course.topics), start=1)
             ])
         if not has_evaluation:
-            _insert_ignore(Statement, [
+            _add_missing(Statement.__table__, [
                 {"course_id": None, "kind": StatementKind.EVALUATION, "text": text,
                  "position": position, "origin": f"evaluation:{suffix}", "created_at": now}
                 for position, (suffix, text) in enumerate(defaults.EVALUATION, start=1)
@@ -332,24 +325,16 @@ def read_answer_token(token: str) -> tuple[int, int, Stage]:
 
 def answer_url(session_id: int, user_id: int, stage: Stage) -> str:
     """The email link to ``stage``'s questionnaire."""
-    with _request_context():
+    with mail.link_context():
         return url_for("confidence.answer_by_link",
                        token=answer_token(session_id, user_id, stage), _external=True)
 
 
-def _request_context():
-    """The current request, or (from a command or a background job) one on the public address,
-    so links and email templates can be built."""
-    if has_request_context():
-        return nullcontext()
-    return current_app.test_request_context(base_url=current_app.config["EXTERNAL_URL"],
-                                            method="POST")
-
-
 def _claim(session_id: int, user_id: int, stage: Stage, now: datetime) -> bool:
     """Record that the invitation is being sent; ``False`` when it was sent already."""
-    _insert_ignore(Invitation, [{"training_session_id": session_id, "user_id": user_id,
-                                 "stage": str(stage), "invited_at": None, "reminders": 0}])
+    _add_missing(Invitation.__table__, [{"training_session_id": session_id, "user_id": user_id,
+                                         "stage": str(stage), "invited_at": None,
+                                         "reminders": 0}])
     claimed = db.session.execute(
         sa.update(Invitation)
         .where(Invitation.training_session_id == session_id, Invitation.user_id == user_id,
@@ -359,27 +344,19 @@ def _claim(session_id: int, user_id: int, stage: Stage, now: datetime) -> bool:
     return claimed == 1
 
 
-def _send(booking: Booking, stage: Stage, template: str, subject: str, **context) -> None:
+def _send(booking: Booking, stage: Stage, template: str, subject: str) -> None:
     training_session = booking.training_session
-    opens, closes = window(training_session, stage)
-    with _request_context():
-        _send_now(booking, stage, template, subject, closes, **context)
-
-
-def _send_now(booking: Booking, stage: Stage, template: str, subject: str, closes: datetime,
-              **context) -> None:
-    training_session = booking.training_session
-    mail.send_template(
-        booking.user,
-        f"{subject}: {training_session.course.title}",
-        f"confidence/{template}",
-        training_session=training_session,
-        stage=stage,
-        stage_title=STAGE_TITLES[stage],
-        closes=closes,
-        answer_url=answer_url(training_session.id, booking.user_id, stage),
-        **context,
-    )
+    with mail.link_context():
+        mail.send_template(
+            booking.user,
+            f"{subject}: {training_session.course.title}",
+            f"confidence/{template}",
+            training_session=training_session,
+            stage=stage,
+            stage_title=STAGE_TITLES[stage],
+            closes=window(training_session, stage)[1],
+            answer_url=answer_url(training_session.id, booking.user_id, stage),
+        )
 
 
 def invite(booking: Booking, stage: Stage, now: datetime) -> bool:
@@ -478,7 +455,7 @@ def remind(training_session_id: int, stage: Stage, now: datetime | None = None) 
         if training_session is None or window_problem(training_session, stage, now):
             return 0
         for booking in not_answered(training_session, stage):
-            _insert_ignore(Invitation, [{"training_session_id": training_session.id,
+            _add_missing(Invitation.__table__, [{"training_session_id": training_session.id,
                                          "user_id": booking.user_id, "stage": str(stage),
                                          "invited_at": None, "reminders": 0}])
             claimed = db.session.execute(
