@@ -145,10 +145,14 @@ def _open_page(browser, live_server: LiveServer, problems: PageProblems, **conte
     )
 
     def on_request_failed(request):
-        if request.is_navigation_request() and request.failure == "net::ERR_ABORTED":
-            problems.aborted_navigations.append(request.url)
-        else:
-            problems.failed.append(f"{request.url} ({request.failure})")
+        if request.failure == "net::ERR_ABORTED":
+            # The browser itself gave up: a navigation that became a download (checked
+            # below), or an image or icon still loading when the page moved on. A missing or
+            # broken asset shows up as an error status in on_response instead.
+            if request.is_navigation_request():
+                problems.aborted_navigations.append(request.url)
+            return
+        problems.failed.append(f"{request.url} ({request.failure})")
 
     page.on("requestfailed", on_request_failed)
     page.on("download", lambda download: problems.downloads.add(download.url))
