@@ -93,6 +93,8 @@ def make_test_app(tmp_path: Path, **overrides):
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
         "EXTERNAL_URL": "http://localhost",
         "SERVER_NAME": None,
+        # The awards tests' own scheme, open all year (tests/awards_schemes/test_award.toml).
+        "AWARDS_SCHEME_DIRS": [str(Path(__file__).parent / "awards_schemes")],
     }
     config.update(overrides)
     os.environ["TRAINER_INSTANCE_PATH"] = str(tmp_path / "instance")

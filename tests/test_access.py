@@ -97,6 +97,8 @@ EXPECTED = {
     "confidence.retire_statement": "roles:admin,trainer",
     "confidence.analysis_page": "roles:admin,la_officer,trainer",
     "confidence.analysis_csv": "roles:admin,la_officer,trainer",
+    # awards
+    "awards.home": "public",
 }
 
 

@@ -1,0 +1,37 @@
+"""Award schemes: kite-marking with evidence, moderation panels, decisions, awards and renewals.
+
+A plugin package of its own, registered through the ``trainer.plugins`` entry point as
+``awards``. It depends on the core and never the other way round: it talks to it only through
+hooks and public functions. Disable it (``TRAINER_DISABLED_PLUGINS=awards``) and nothing else
+changes.
+
+* Schemes are data: one TOML file per scheme under ``awards/schemes/`` (:mod:`awards.schemes`),
+  read at start-up; an invalid file stops the application with the file, line and reason.
+* The setting's journey (applications, self-assessment, evidence, staff audit, renewals) is in
+  :mod:`awards.applications`; panels, declarations, assessments and decisions in
+  :mod:`awards.moderation`; awards, the public register, verification, reminders and the
+  celebration report in :mod:`awards.register`.
+* Who may see what: :mod:`awards.permissions`. Every change is written to the append-only
+  log in :mod:`awards.audit`.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, url_for
+
+from awards import audit, models, schemes  # noqa: F401  (tables and triggers)
+from trainer.hooks import NavItem
+from trainer.hookspecs import hookimpl
+
+
+@hookimpl
+def trainer_blueprints():
+    from awards.views import bp
+
+    schemes.install(current_app)
+    return [bp]
+
+
+@hookimpl
+def trainer_nav_items(user):
+    return [NavItem("Awards", url_for("awards.home"), order=70)]

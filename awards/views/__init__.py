@@ -1,0 +1,12 @@
+"""The awards pages, one module per audience: :mod:`.public` (about the schemes, the register
+of award holders, verification), :mod:`.setting` (applicants and staff), :mod:`.panel`
+(moderation panel members), :mod:`.admin` (administrators: applications, panels, the audit
+log) and :mod:`.admin_awards` (administrators: awards, withdrawal, the celebration report)."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("awards", __name__, url_prefix="/awards")
+
+from awards.views import public  # noqa: E402,F401

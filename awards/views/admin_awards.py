@@ -1,0 +1,3 @@
+"""Placeholder."""
+
+from awards.views import bp  # noqa: F401
