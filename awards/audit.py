@@ -24,6 +24,7 @@ ACTION_LABELS = {
     "application.assigned": "Assigned to a panel",
     "declaration.no_conflict": "Declared no conflict of interest",
     "declaration.conflict": "Declared a conflict of interest",
+    "staff_audit.saved": "Staff training needs audit saved",
     "assessment.saved": "Assessment saved as a draft",
     "assessment.submitted": "Assessment submitted",
     "decision.released": "Decision recorded and released",
