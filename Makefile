@@ -30,7 +30,7 @@ bench: install assets
 	BENCH_DATABASE_URL=$${BENCH_DATABASE_URL-postgresql+psycopg://postgres@127.0.0.1:5432/test} $(BIN)/python -m bench $(BENCH_ARGS)
 
 lint: install
-	$(BIN)/ruff check trainer tests bench wsgi.py
+	$(BIN)/ruff check trainer awards tests bench wsgi.py
 
 install: $(VENV)/.installed
 

@@ -35,3 +35,58 @@ def trainer_blueprints():
 @hookimpl
 def trainer_nav_items(user):
     return [NavItem("Awards", url_for("awards.home"), order=70)]
+
+
+@hookimpl
+def trainer_tick(now):
+    from awards import register
+
+    sent = register.send_expiry_reminders(now)
+    return f"Awards: {sent} expiry reminders sent"
+
+
+# Optional: the waiting list plugin adds this hook; with it disabled there is nothing to do.
+@hookimpl(optionalhook=True)
+def trainer_waitlist_priority(entry):
+    from awards import register
+    from trainer.db import utcnow
+    from trainer.times import to_london
+
+    return register.waitlist_priority(entry.user, to_london(entry.joined_at or utcnow()).date())
+
+
+@hookimpl
+def trainer_user_data(user):
+    from awards import privacy
+
+    return privacy.user_data(user)
+
+
+@hookimpl
+def trainer_erase_user(user):
+    from awards import privacy
+
+    return privacy.erase_user(user)
+
+
+@hookimpl
+def trainer_demo_data(rng, echo):
+    from awards import demo
+
+    return demo.create(rng, echo)
+
+
+@hookimpl
+def trainer_page_panels(page, obj, user):
+    if page != "dashboard" or user is None or not getattr(user, "is_authenticated", False):
+        return None
+    from awards import panels
+
+    return panels.dashboard_panels(user)
+
+
+@hookimpl
+def trainer_report_sections(user):
+    from awards import panels
+
+    return panels.report_sections(user)

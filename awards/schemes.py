@@ -481,11 +481,15 @@ class _Reader:
         return key
 
 
+SINGLE_TABLES = {"panel", "evidence"}
+
+
 def _name(path: tuple) -> str:
-    parts = []
+    parts: list[str] = []
     for part in path:
         if isinstance(part, int):
-            parts[-1] = f"{parts[-1]}[{part + 1}]"
+            if parts[-1] not in SINGLE_TABLES:
+                parts[-1] = f"{parts[-1]}[{part + 1}]"
         else:
             parts.append(part)
     return ".".join(parts) if parts else "the file"

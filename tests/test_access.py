@@ -97,8 +97,45 @@ EXPECTED = {
     "confidence.retire_statement": "roles:admin,trainer",
     "confidence.analysis_page": "roles:admin,la_officer,trainer",
     "confidence.analysis_csv": "roles:admin,la_officer,trainer",
-    # awards
+    # awards: public pages
     "awards.home": "public",
+    "awards.scheme_page": "public",
+    "awards.register": "public",
+    "awards.verify": "public",
+    "awards.badge": "public",
+    "awards.certificate": "signed_in",
+    # awards: applicants and staff (ownership checked in the view)
+    "awards.my_setting": "signed_in",
+    "awards.start": "signed_in",
+    "awards.application": "signed_in",
+    "awards.criterion": "signed_in",
+    "awards.add_text_evidence": "signed_in",
+    "awards.upload_evidence": "signed_in",
+    "awards.remove_evidence": "signed_in",
+    "awards.evidence_file": "signed_in",
+    "awards.submit": "signed_in",
+    "awards.withdraw": "signed_in",
+    "awards.renew": "signed_in",
+    "awards.staff_audit": "signed_in",
+    # awards: moderation panels (membership and declarations checked in the view)
+    "awards.panel_home": "roles:admin,moderator",
+    "awards.declare": "roles:admin,moderator",
+    "awards.assess": "roles:admin,moderator",
+    "awards.moderation": "roles:admin,moderator",
+    # awards: administrators
+    "awards.admin_home": "roles:admin",
+    "awards.admin_application": "roles:admin",
+    "awards.admin_assign": "roles:admin",
+    "awards.admin_extend": "roles:admin",
+    "awards.panels": "roles:admin",
+    "awards.panel_detail": "roles:admin",
+    "awards.panel_member_remove": "roles:admin",
+    "awards.panel_chair": "roles:admin",
+    "awards.audit_log": "roles:admin",
+    "awards.admin_awards": "roles:admin",
+    "awards.withdraw_award": "roles:admin",
+    "awards.celebration": "roles:admin",
+    "awards.celebration_csv": "roles:admin",
 }
 
 

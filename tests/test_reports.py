@@ -41,7 +41,7 @@ def test_sections_are_shown_in_order_to_those_they_are_for(app, client, make_use
 
 
 def test_the_reports_page_has_an_empty_state_without_plugins(app_factory, make_user):
-    app = app_factory(DISABLED_PLUGINS=["waiting_list", "confidence"])
+    app = app_factory(DISABLED_PLUGINS=["waiting_list", "confidence", "awards"])
     client = app.test_client()
     make_user("admin@example.org", roles=[Role.ADMIN])
     Auth(Browser(client)).sign_in("admin@example.org")

@@ -9,4 +9,4 @@ from flask import Blueprint
 
 bp = Blueprint("awards", __name__, url_prefix="/awards")
 
-from awards.views import public  # noqa: E402,F401
+from awards.views import admin, admin_awards, panel, public, setting  # noqa: E402,F401
