@@ -19,7 +19,7 @@ from awards import audit
 from awards.errors import Refused
 from awards.models import Application, Award
 from awards.permissions import APPLICANT_JOB_ROLES, is_admin
-from awards.schemes import Outcome, get_scheme
+from awards.schemes import Outcome, get_scheme, outcome_label, scheme_name
 from trainer.db import db, lock_row, utcnow, write_transaction
 from trainer.mail import link_context, send_template
 from trainer.people import LocalAuthority, Setting, User
@@ -106,9 +106,9 @@ def withdraw_award(award_id: int, admin: User, reason: str, now: datetime | None
         scheme = get_scheme(award.scheme_key)
         with link_context():
             for person in applicants_of(award.setting_id):
-                send_template(person, f"Your {_scheme_name(scheme, award)} has been withdrawn",
+                send_template(person, f"Your {scheme_name(award.scheme_key)} has been withdrawn",
                               "awards/award_withdrawn", award=award, scheme=scheme,
-                              scheme_name=_scheme_name(scheme, award), reason=reason,
+                              scheme_name=scheme_name(award.scheme_key), reason=reason,
                               withdrawn_on=day_text(now),
                               verify_url=url_for("awards.verify",
                                                  code=award.verification_code, _external=True))
@@ -121,10 +121,6 @@ def applicants_of(setting_id: int) -> list[User]:
         sa.select(User).where(User.setting_id == setting_id, User.active.is_(True),
                               User.job_role.in_(sorted(APPLICANT_JOB_ROLES)))
         .order_by(User.name, User.id)))
-
-
-def _scheme_name(scheme, award: Award) -> str:
-    return scheme.name if scheme else award.scheme_key
 
 
 # -- the register --------------------------------------------------------------------------------
@@ -194,8 +190,7 @@ def _remind(award_id: int, days: int, now: datetime) -> int:
             return 0
         award = db.session.get(Award, award_id)
         db.session.refresh(award)
-        scheme = get_scheme(award.scheme_key)
-        name = _scheme_name(scheme, award)
+        name = scheme_name(award.scheme_key)
         with link_context():
             renew_url = url_for("awards.application", application_id=award.application_id,
                                 _external=True)
@@ -239,13 +234,10 @@ def celebration(year: int) -> Celebration:
     authorities: dict[tuple[str, str], int] = {}
     schemes: dict[str, int] = {}
     for scheme_key, outcome_key, authority, count in rows:
-        scheme = get_scheme(scheme_key)
-        scheme_name = scheme.name if scheme else scheme_key
-        outcome = scheme.outcome(outcome_key) if scheme else None
-        outcome_label = outcome.label if outcome else outcome_key
-        outcomes[scheme_name, outcome_label] = outcomes.get((scheme_name, outcome_label), 0) + count
-        authorities[authority, scheme_name] = authorities.get((authority, scheme_name), 0) + count
-        schemes[scheme_name] = schemes.get(scheme_name, 0) + count
+        name, label = scheme_name(scheme_key), outcome_label(scheme_key, outcome_key)
+        outcomes[name, label] = outcomes.get((name, label), 0) + count
+        authorities[authority, name] = authorities.get((authority, name), 0) + count
+        schemes[name] = schemes.get(name, 0) + count
     return Celebration(
         year=year,
         by_outcome=[(s, o, n) for (s, o), n in sorted(outcomes.items())],

@@ -525,3 +525,16 @@ def get_scheme(key: str) -> Scheme | None:
     from flask import current_app
 
     return current_app.extensions[EXTENSION_KEY].get(key)
+
+
+def scheme_name(key: str) -> str:
+    """The scheme's name, or its key when its file has gone (old rows stay readable)."""
+    scheme = get_scheme(key)
+    return scheme.name if scheme else key
+
+
+def outcome_label(scheme_key: str, outcome_key: str) -> str:
+    """The outcome's label ("Awarded for 2 years"), or its key when no longer defined."""
+    scheme = get_scheme(scheme_key)
+    outcome = scheme.outcome(outcome_key) if scheme else None
+    return outcome.label if outcome else outcome_key

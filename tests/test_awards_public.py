@@ -13,9 +13,9 @@ from datetime import date, timedelta
 import pytest
 
 from awards import register
-from awards.views.admin_awards import spreadsheet_safe
 from tests.awards_support import make_applicant, make_setting, make_staff
 from tests.test_awards_register import award_expiring, award_for, get_award, noon, withdraw
+from trainer.documents import spreadsheet_safe
 from trainer.people import Role
 from trainer.times import day
 

@@ -593,7 +593,7 @@ def test_taking_the_register_and_downloading_it(app, browser, auth, people, make
 
 @pytest.mark.parametrize("value", ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "plain", ""])
 def test_spreadsheet_safe(value):
-    from trainer.web.manage.registers import spreadsheet_safe
+    from trainer.documents import spreadsheet_safe
 
     expected = value if value in ("plain", "") else "'" + value
     assert spreadsheet_safe(value) == expected

@@ -9,4 +9,15 @@ from flask import Blueprint
 
 bp = Blueprint("awards", __name__, url_prefix="/awards")
 
+
+def page_number() -> int:
+    """The ``?page=`` asked for (1 when absent); 404 for anything that is not a page."""
+    from flask import abort, request
+
+    page = request.args.get("page", "1")
+    if not page.isascii() or not page.isdigit() or int(page) < 1:
+        abort(404)
+    return int(page)
+
+
 from awards.views import admin, admin_awards, panel, public, setting  # noqa: E402,F401

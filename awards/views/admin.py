@@ -22,7 +22,7 @@ from awards.models import (
     Panel,
 )
 from awards.schemes import all_schemes, get_scheme
-from awards.views import bp
+from awards.views import bp, page_number
 from awards.views.panel import (
     BUSY_MESSAGE,
     application_or_404,
@@ -60,13 +60,6 @@ class MemberForm(BaseForm):
                                   "parent or carer")])
 
 
-def _page_number() -> int:
-    page = request.args.get("page", "1")
-    if not is_number(page) or int(page) < 1:
-        abort(404)
-    return int(page)
-
-
 def _page_size() -> int:
     return current_app.config["PAGE_SIZE"]
 
@@ -94,7 +87,7 @@ def admin_home():
     if status:
         statement = statement.where(Application.status == status)
     counts = dict(db.session.execute(counting).all())
-    pagination = db.paginate(statement, page=_page_number(), per_page=_page_size(),
+    pagination = db.paginate(statement, page=page_number(), per_page=_page_size(),
                              error_out=False)
     return render_template(
         "awards/admin/home.html", pagination=pagination, schemes=schemes,
@@ -286,7 +279,7 @@ def audit_log():
         else:
             problem = "Enter an application number, like 12"
     statement = audit.events(application_id).options(selectinload(AuditEvent.actor))
-    pagination = db.paginate(statement, page=_page_number(), per_page=_page_size(),
+    pagination = db.paginate(statement, page=page_number(), per_page=_page_size(),
                              error_out=False)
     return render_template("awards/admin/audit_log.html", pagination=pagination,
                            application_id=application_id, given=given, problem=problem,

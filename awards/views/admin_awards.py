@@ -7,7 +7,7 @@ import csv
 import io
 
 import sqlalchemy as sa
-from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Response, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
@@ -15,15 +15,15 @@ from wtforms.validators import DataRequired, Length
 from awards import register
 from awards.errors import Refused
 from awards.models import Award
-from awards.schemes import all_schemes, get_scheme
-from awards.views import bp
+from awards.schemes import all_schemes, get_scheme, outcome_label, scheme_name
+from awards.views import bp, page_number
 from trainer.access import roles_required
 from trainer.db import Busy, db
+from trainer.documents import spreadsheet_safe
 from trainer.forms import BaseForm, strip
 from trainer.people import Role, Setting
 
 STATUSES = {"current": "Current", "expired": "Expired", "withdrawn": "Withdrawn", "all": "All"}
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 class WithdrawForm(BaseForm):
@@ -32,24 +32,6 @@ class WithdrawForm(BaseForm):
         description="The setting's applicants are sent this by email.",
         validators=[DataRequired(message="Enter the reason for withdrawing the award"),
                     Length(max=2000, message="The reason must be 2,000 characters or fewer")])
-
-
-def _page_number() -> int:
-    page = request.args.get("page", 1, type=int)
-    if page < 1:
-        abort(404)
-    return page
-
-
-def scheme_name(key: str) -> str:
-    scheme = get_scheme(key)
-    return scheme.name if scheme else key
-
-
-def outcome_label(award: Award) -> str:
-    scheme = get_scheme(award.scheme_key)
-    outcome = scheme.outcome(award.outcome_key) if scheme else None
-    return outcome.label if outcome else award.outcome_key
 
 
 @bp.route("/admin/awards")
@@ -73,13 +55,14 @@ def admin_awards():
         statement = statement.where(Award.withdrawn_at.is_not(None))
     if scheme_key:
         statement = statement.where(Award.scheme_key == scheme_key)
-    pagination = db.paginate(statement, page=_page_number(),
+    pagination = db.paginate(statement, page=page_number(),
                              per_page=current_app.config["PAGE_SIZE"], error_out=False)
     filters = {"status": status, "scheme": scheme_key}
     return render_template(
         "awards/admin_awards/list.html", pagination=pagination, statuses=STATUSES,
         schemes=all_schemes(), filters=filters, today=today, scheme_name=scheme_name,
-        outcome_label=outcome_label, award_status=register.award_status,
+        outcome_label=lambda award: outcome_label(award.scheme_key, award.outcome_key),
+        award_status=register.award_status,
         page_url=lambda page: url_for("awards.admin_awards", page=page,
                                       **{k: v for k, v in filters.items() if v}),
     )
@@ -110,7 +93,7 @@ def withdraw_award(award_id: int):
         award = db.get_or_404(Award, award_id)
     return render_template("awards/admin_awards/withdraw.html", award=award, form=form,
                            scheme_name=scheme_name(award.scheme_key),
-                           outcome_label=outcome_label(award))
+                           outcome_label=outcome_label(award.scheme_key, award.outcome_key))
 
 
 def _year_choice() -> tuple[int, list[int]]:
@@ -131,11 +114,6 @@ def celebration():
                            report=register.celebration(year), years=years)
 
 
-def spreadsheet_safe(value) -> str:
-    """A cell a spreadsheet will not run as a formula: text starting ``= + - @`` (or a tab or
-    carriage return) gets a leading apostrophe."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 @bp.route("/admin/celebration.csv")

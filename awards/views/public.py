@@ -14,8 +14,8 @@ from flask_login import current_user
 from awards import badges, permissions, register
 from awards.certificates import certificate_pdf
 from awards.models import Award
-from awards.schemes import all_schemes, get_scheme
-from awards.views import bp
+from awards.schemes import all_schemes, get_scheme, outcome_label, scheme_name
+from awards.views import bp, page_number
 from trainer.access import public, signed_in
 from trainer.db import db
 from trainer.people import LocalAuthority, Role, Setting
@@ -28,13 +28,6 @@ def endpoint_url(endpoint: str, **values) -> str | None:
     if endpoint not in current_app.view_functions:
         return None
     return url_for(endpoint, **values)
-
-
-def _page_number() -> int:
-    page = request.args.get("page", 1, type=int)
-    if page < 1:
-        abort(404)
-    return page
 
 
 def _scheme_windows(scheme, today):
@@ -94,7 +87,7 @@ def register_page():
     if search:
         escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         statement = statement.where(Setting.name.ilike(f"%{escaped}%", escape="\\"))
-    pagination = db.paginate(statement, page=_page_number(),
+    pagination = db.paginate(statement, page=page_number(),
                              per_page=current_app.config["PAGE_SIZE"] * 2, error_out=False)
     groups = [
         (authority, [(district, list(awards)) for district, awards in
@@ -115,19 +108,8 @@ def register_page():
         filtered=any(filters.values()),
         page_url=lambda page: url_for("awards.register", page=page,
                                       **{k: v for k, v in filters.items() if v}),
-        scheme_name=_scheme_name, today=today,
+        scheme_name=scheme_name, today=today,
     )
-
-
-def _scheme_name(key: str) -> str:
-    scheme = get_scheme(key)
-    return scheme.name if scheme else key
-
-
-def _outcome_label(award: Award) -> str:
-    scheme = get_scheme(award.scheme_key)
-    outcome = scheme.outcome(award.outcome_key) if scheme else None
-    return outcome.label if outcome else award.outcome_key
 
 
 def _award_by_code(code: str) -> Award | None:
@@ -146,7 +128,8 @@ def verify(code: str):
     today = register.london_today()
     return render_template(
         "awards/public/verify.html", award=award, status=register.award_status(award, today),
-        scheme_name=_scheme_name(award.scheme_key), outcome_label=_outcome_label(award),
+        scheme_name=scheme_name(award.scheme_key),
+        outcome_label=outcome_label(award.scheme_key, award.outcome_key),
         badge_url=url_for("awards.badge", code=code),
     )
 
@@ -179,7 +162,7 @@ def certificate(award_id: int):
         abort(403)
     if award.withdrawn_at is not None:
         return render_template("awards/public/certificate_withdrawn.html", award=award,
-                               scheme_name=_scheme_name(award.scheme_key)), 410
+                               scheme_name=scheme_name(award.scheme_key)), 410
     response = Response(certificate_pdf(award), mimetype="application/pdf")
     response.headers["Content-Disposition"] = (
         f'attachment; filename="award-certificate-{award.id}.pdf"')

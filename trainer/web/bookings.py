@@ -9,7 +9,6 @@ token in its address is the key, and resetting the token revokes the old address
 from __future__ import annotations
 
 import secrets
-import unicodedata
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -35,6 +34,8 @@ from trainer.access import public, signed_in
 from trainer.booking import Booking, BookingStatus
 from trainer.catalogue import Course, TrainingSession
 from trainer.db import db, utcnow
+from trainer.documents import Line
+from trainer.documents import certificate_pdf as certificate_pdf_document
 from trainer.forms import BaseForm, choices, strip
 from trainer.people import User
 from trainer.times import day
@@ -337,85 +338,34 @@ def certificate(booking_id: int):
     return response
 
 
-_NO_DECOMPOSITION = str.maketrans({"Ł": "L", "ł": "l", "Đ": "D", "đ": "d", "ı": "i",
-                                   "Ħ": "H", "ħ": "h", "Ŧ": "T", "ŧ": "t"})
-
-
-def _pdf_text(text: str) -> str:
-    """``text`` in the Windows-1252 range of the PDF core fonts: accents kept where the font
-    has them, otherwise their base letter, otherwise "?"."""
-    out = []
-    for character in text.translate(_NO_DECOMPOSITION):
-        try:
-            character.encode("cp1252")
-            out.append(character)
-        except UnicodeEncodeError:
-            base = unicodedata.normalize("NFKD", character)
-            base = "".join(c for c in base if not unicodedata.combining(c))
-            try:
-                base.encode("cp1252")
-                out.append(base or "?")
-            except UnicodeEncodeError:
-                out.append("?")
-    return "".join(out)
-
-
 def certificate_pdf(booking: Booking) -> bytes:
-    """The certificate of attendance for a completed ``booking``.
-
-    Uses the PDF core fonts (no font files needed); ``CERTIFICATE_FONT`` in the config may
-    name a TrueType font file for full Unicode names.
-    """
-    from fpdf import FPDF
-    from fpdf.enums import Align, XPos, YPos
-
+    """The certificate of attendance for a completed ``booking`` (fonts as
+    :func:`trainer.documents.certificate_pdf` says)."""
     training_session = booking.training_session
     course = training_session.course
     service = current_app.config["SERVICE_NAME"]
-    pdf = FPDF(orientation="landscape", format="A4")
-    pdf.compress = False  # small, and its text stays searchable by simple tools
-    pdf.set_title(_pdf_text(f"Certificate of attendance: {course.title}"))
-    pdf.set_author(_pdf_text(service))
-    pdf.set_creator(_pdf_text(service))
-    font_file = current_app.config.get("CERTIFICATE_FONT")
-    if font_file:
-        pdf.add_font("certificate", "", font_file)
-        family, clean = "certificate", (lambda text: text)
-    else:
-        pdf.core_fonts_encoding = "windows-1252"
-        family, clean = "Helvetica", _pdf_text
-    pdf.set_auto_page_break(auto=True, margin=15)
-    pdf.add_page()
-    pdf.set_line_width(1.2)
-    pdf.rect(10, 10, pdf.w - 20, pdf.h - 20)
-
-    def line(text: str, size: int, gap: float = 4, style: str = "") -> None:
-        pdf.set_font(family, style if family == "Helvetica" else "", size)
-        pdf.multi_cell(0, size * 0.45, clean(text), align=Align.C,
-                       new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        pdf.ln(gap)
-
-    pdf.set_y(24)
-    line("Certificate of attendance", 30, 10, "B")
-    line("This is to certify that", 14)
-    line(booking.user.name, 26, 8, "B")
-    line("attended", 14)
-    line(course.title, 20, 8, "B")
+    lines = [
+        Line("Certificate of attendance", 30, 10, bold=True),
+        Line("This is to certify that", 14),
+        Line(booking.user.name, 26, 8, bold=True),
+        Line("attended", 14),
+        Line(course.title, 20, 8, bold=True),
+    ]
     meetings = training_session.meetings
     days = list(dict.fromkeys(day(meeting.starts_at) for meeting in meetings))
     if len(days) == 1:
-        line(f"on {days[0]}", 13, 2)
+        lines.append(Line(f"on {days[0]}", 13, 2))
     else:
-        line(f"in {len(meetings)} parts, on {', '.join(days)}", 13, 2)
-    line(f"Total: {hours_text(booking.attended_hours)} of training", 13, 2)
-    line(f"Level: {course.level_label}", 12, 2)
+        lines.append(Line(f"in {len(meetings)} parts, on {', '.join(days)}", 13, 2))
+    lines.append(Line(f"Total: {hours_text(booking.attended_hours)} of training", 13, 2))
+    lines.append(Line(f"Level: {course.level_label}", 12, 2))
     if course.accredited:
         credits = f"{course.credits} credits" if course.credits else "accredited"
-        line(f"Accredited course: {credits}", 12, 2)
-    line(f"Delivered by {course.delivery_partner.name}", 12, 4)
-    pdf.set_y(max(pdf.get_y(), pdf.h - 30))
-    line(f"{service}. Booking reference {booking.id}. Issued {day(utcnow())}.", 9, 0)
-    return bytes(pdf.output())
+        lines.append(Line(f"Accredited course: {credits}", 12, 2))
+    lines.append(Line(f"Delivered by {course.delivery_partner.name}", 12, 4))
+    return certificate_pdf_document(
+        f"Certificate of attendance: {course.title}", lines,
+        f"{service}. Booking reference {booking.id}. Issued {day(utcnow())}.")
 
 
 # -- private calendar feed ------------------------------------------------------------------------

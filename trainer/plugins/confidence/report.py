@@ -20,6 +20,7 @@ from trainer.access import is_admin, managed_sessions
 from trainer.booking import Attendance, Booking, BookingStatus
 from trainer.catalogue import Course, SessionStatus, TrainingSession, start_of_london_day
 from trainer.db import db, utcnow
+from trainer.documents import spreadsheet_safe
 from trainer.people import LocalAuthority, Role, Setting, User
 from trainer.plugins.confidence import analysis, service
 from trainer.plugins.confidence.models import (
@@ -284,14 +285,6 @@ def headline(user) -> dict[Stage | str, int]:
 # -- CSV ----------------------------------------------------------------------------------------
 
 
-def _cell(value) -> str:
-    """Plain text for a spreadsheet; a leading = + - @ is neutralised so no formula runs."""
-    text = "" if value is None else str(value)
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + text
-    return text
-
-
 def _number(value: float | None, places: int = 2) -> str:
     return "" if value is None else f"{value:.{places}f}".rstrip("0").rstrip(".")
 
@@ -317,7 +310,7 @@ def to_csv(result: Figures) -> str:
     hidden_note = f"fewer than {result.min_group} respondents: figure suppressed"
     for section, rows in (("Overall", result.overall), ("Statement", result.statements)):
         for row in rows:
-            cells = [section, _cell(row.label)]
+            cells = [section, spreadsheet_safe(row.label)]
             note = ""
             for stage in Stage:
                 share = row.shares[stage]
@@ -339,7 +332,7 @@ def to_csv(result: Figures) -> str:
                           _number(change.mcnemar_p, 4)]
             writer.writerow([*cells, note])
     for text, share in result.evaluation:
-        cells = ["Evaluation", _cell(text), "", "", ]
+        cells = ["Evaluation", spreadsheet_safe(text), "", "", ]
         if result.hidden(share.n):
             cells += ["", ""]
             note = hidden_note

@@ -17,6 +17,7 @@ from trainer.access import MANAGERS, roles_required, session_or_403
 from trainer.booking import Booking, BookingStatus, EngineError
 from trainer.catalogue import Meeting
 from trainer.db import db
+from trainer.documents import spreadsheet_safe
 from trainer.people import User
 from trainer.times import london_wall_clock
 from trainer.web.manage import bp
@@ -84,14 +85,6 @@ def register(session_id: int, meeting_id: int):
     )
 
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_safe(value) -> str:
-    """A cell a spreadsheet will not run as a formula: text starting ``= + - @`` (or a tab or
-    carriage return) gets a leading apostrophe."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 @bp.route("/sessions/<int:session_id>/register.csv")
