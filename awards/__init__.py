@@ -80,13 +80,13 @@ def trainer_demo_data(rng, echo):
 def trainer_page_panels(page, obj, user):
     if page != "dashboard" or user is None or not getattr(user, "is_authenticated", False):
         return None
-    from awards import panels
+    from awards import dashboard
 
-    return panels.dashboard_panels(user)
+    return dashboard.dashboard_panels(user)
 
 
 @hookimpl
 def trainer_report_sections(user):
-    from awards import panels
+    from awards import dashboard
 
-    return panels.report_sections(user)
+    return dashboard.report_sections(user)

@@ -1,6 +1,6 @@
 """The setting's journey: starting an application in an open window, self-assessment and
-evidence for each criterion, submitting, withdrawing, deadline extensions, renewals, and the
-staff audit of training needs with the training it recommends.
+evidence for each criterion, submitting, withdrawing, deadline extensions and renewals (the
+staff audit of training needs is in :mod:`awards.staff_audit`).
 
 Every operation runs in its own :func:`~trainer.db.write_transaction` with the application row
 locked, checks the state again under the lock, raises :class:`~awards.errors.Refused` with a
@@ -11,7 +11,6 @@ Deadlines are London days: an application may change up to the end of its last d
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import NamedTuple
 
 import sqlalchemy as sa
 
@@ -23,12 +22,10 @@ from awards.models import (
     Evidence,
     EvidenceKind,
     SelfAssessment,
-    StaffAuditAnswer,
 )
 from awards.permissions import APPLICANT_JOB_ROLES, applies_for, is_admin, is_applicant
 from awards.schemes import Criterion, Scheme, all_schemes, get_scheme
 from trainer import mail
-from trainer.catalogue import SessionFilters, TrainingSession, find_sessions_statement
 from trainer.db import db, lock_row, utcnow, write_transaction
 from trainer.people import Setting, User
 from trainer.times import day, to_london
@@ -38,8 +35,6 @@ NARRATIVE_MAX = 10_000
 TEXT_MAX = 20_000
 CAPTION_MAX = 300
 REASON_MAX = 2_000
-NEEDS = {1: "I feel confident", 2: "I would like to know more", 3: "I need training"}
-WEAK_NEED = 2
 
 
 def london_today(now: datetime | None = None) -> date:
@@ -413,86 +408,3 @@ def extend_deadline(application_id: int, new_last_day: date, admin,
         application.updated_at = now
         audit.record("application.deadline_extended", actor=admin, application=application,
                      detail=f"Last day now {day(new_last_day)}")
-
-
-# -- the staff audit ---------------------------------------------------------------------------
-
-
-class CriterionNeed(NamedTuple):
-    criterion: Criterion
-    mean_need: float | None
-    answered_count: int
-
-
-def staff_answers(user, scheme_key: str) -> dict[str, int]:
-    """``user``'s own current answers to the scheme's staff audit, by criterion key."""
-    rows = db.session.scalars(sa.select(StaffAuditAnswer).where(
-        StaffAuditAnswer.user_id == user.id, StaffAuditAnswer.scheme_key == scheme_key))
-    return {row.criterion_key: row.need for row in rows}
-
-
-def save_staff_audit(user, scheme_key: str, needs: dict[str, int],
-                     now: datetime | None = None) -> None:
-    """Record ``user``'s own training need for every criterion of the scheme (1 confident,
-    2 would like to know more, 3 need training), replacing earlier answers. Anyone whose
-    profile names a setting may answer."""
-    now = now or utcnow()
-    scheme = scheme_or_refuse(scheme_key)
-    if getattr(user, "setting_id", None) is None:
-        raise Refused("Add your setting to your profile before filling in the staff audit.")
-    for criterion in scheme.criteria:
-        if needs.get(criterion.key) not in NEEDS:
-            raise Refused(f"Choose how you feel about “{criterion.title}”",
-                          field=f"need_{criterion.key}")
-    with write_transaction():
-        lock_row(User, user.id)
-        existing = {row.criterion_key: row for row in db.session.scalars(
-            sa.select(StaffAuditAnswer).where(StaffAuditAnswer.user_id == user.id,
-                                              StaffAuditAnswer.scheme_key == scheme_key))}
-        for criterion in scheme.criteria:
-            row = existing.get(criterion.key)
-            if row is None:
-                row = StaffAuditAnswer(user_id=user.id, scheme_key=scheme_key,
-                                       criterion_key=criterion.key)
-                db.session.add(row)
-            row.need, row.updated_at = needs[criterion.key], now
-        audit.record("staff_audit.saved", actor=user, detail=scheme.name)
-
-
-def setting_needs(setting_id: int, scheme: Scheme) -> list[CriterionNeed]:
-    """For each criterion, the mean need of the staff linked to the setting now and how many
-    answered; the weakest (highest mean need) first, unanswered criteria last."""
-    rows = db.session.execute(
-        sa.select(StaffAuditAnswer.criterion_key, sa.func.avg(StaffAuditAnswer.need),
-                  sa.func.count(StaffAuditAnswer.id))
-        .join(User, User.id == StaffAuditAnswer.user_id)
-        .where(User.setting_id == setting_id, User.active.is_(True),
-               StaffAuditAnswer.scheme_key == scheme.key)
-        .group_by(StaffAuditAnswer.criterion_key)).all()
-    found = {key: (float(mean), count) for key, mean, count in rows}
-    needs = [CriterionNeed(criterion, *found.get(criterion.key, (None, 0)))
-             for criterion in scheme.criteria]
-    return sorted(needs, key=lambda row: -(row.mean_need or 0))
-
-
-def recommended_sessions(setting_id: int, scheme: Scheme, now: datetime,
-                         limit: int = 5) -> list[TrainingSession]:
-    """Upcoming, bookable training sessions (not cancelled, booking open, not restricted to
-    another LA) on the topics of the criteria where staff need most (mean need of 2 or more),
-    soonest first."""
-    topics = sorted({topic for row in setting_needs(setting_id, scheme)
-                     if row.mean_need is not None and row.mean_need >= WEAK_NEED
-                     for topic in row.criterion.topics})
-    if not topics:
-        return []
-    setting = db.session.get(Setting, setting_id)
-    statement = find_sessions_statement(SessionFilters(topic=topics), now).where(
-        sa.or_(TrainingSession.booking_opens_at.is_(None),
-               TrainingSession.booking_opens_at <= now),
-        sa.or_(TrainingSession.booking_closes_at.is_(None),
-               TrainingSession.booking_closes_at > now),
-        sa.or_(TrainingSession.local_authority_id.is_(None),
-               TrainingSession.local_authority_id == getattr(setting, "local_authority_id",
-                                                              None)),
-    ).limit(limit)
-    return list(db.session.scalars(statement))

@@ -1,12 +1,12 @@
-"""Moderation panels, declarations of interest, independent assessments and decisions.
+"""Assignment to panels, declarations of interest, independent assessments and decisions.
 
-Admins form panels of professionals and parents or carers, one of them the chair, and assign
-submitted applications to them. Each member declares, once per application and before seeing
-any evidence, whether they have a conflict of interest; a conflict shuts them out of that
-application and tells every admin. Members who are free to assess score every criterion on
-the scheme's scale, in private: nobody sees the others' assessments until their own is
-submitted. When enough members have submitted (the scheme's panel rules), the chair records
-the agreed outcome, which is released to the setting's applicants by email at once.
+Admins assign submitted applications to panels (formed in :mod:`awards.panels`). Each member
+declares, once per application and before seeing any evidence, whether they have a conflict of
+interest; a conflict shuts them out of that application and tells every admin. Members who
+are free to assess score every criterion on the scheme's scale, in private: nobody sees the
+others' assessments until their own is submitted. When enough members have submitted (the
+scheme's panel rules), the chair records the agreed outcome, which is released to the
+setting's applicants by email at once.
 
 Every function that changes data runs its own transaction, re-checks the state under a row
 lock, raises :class:`~awards.errors.Refused` (nothing written) for anything not allowed, and
@@ -34,106 +34,16 @@ from awards.models import (
     Declaration,
     MemberType,
     Panel,
-    PanelMember,
 )
 from awards.permissions import APPLICANT_JOB_ROLES, declaration_of, is_admin, membership
 from awards.schemes import Criterion, Scheme, get_scheme
 from trainer import mail
 from trainer.db import db, lock_row, utcnow, write_transaction
-from trainer.people import Role, User, UserRole, find_user_by_email
+from trainer.people import Role, User, UserRole
 from trainer.times import to_london
 
-NAME_MAX = 120
 TEXT_MAX = 5000
 ACTION_POINTS_MAX = 5
-
-
-# -- panels -------------------------------------------------------------------------------------
-
-
-def create_panel(name: str, admin: User) -> Panel:
-    """A new panel with no members. Names are unique (whatever their case)."""
-    name = " ".join((name or "").split())
-    if not name:
-        raise Refused("Enter a name for the panel", field="name")
-    if len(name) > NAME_MAX:
-        raise Refused(f"The panel's name must be {NAME_MAX} characters or fewer", field="name")
-    with write_transaction():
-        taken = db.session.scalar(sa.select(Panel.id).where(sa.func.lower(Panel.name)
-                                                            == name.lower()))
-        if taken is not None:
-            raise Refused(f"There is already a panel called “{name}”: choose another name",
-                          field="name")
-        panel = Panel(name=name, created_at=utcnow())
-        db.session.add(panel)
-        _flush_or_refuse(f"There is already a panel called “{name}”: choose another name",
-                         "name")
-        audit.record("panel.created", actor=admin, detail=name)
-    return panel
-
-
-def add_member(panel_id: int, email: str, member_type: str, admin: User) -> PanelMember:
-    """Add the account with ``email`` to the panel as a professional or a parent or carer,
-    granting them the moderator role if they lack it. Nobody is added twice."""
-    if member_type not in {t.value for t in MemberType}:
-        raise Refused("Choose whether they are a professional or a parent or carer",
-                      field="member_type")
-    if not (email or "").strip():
-        raise Refused("Enter the email address of the person to add", field="email")
-    with write_transaction():
-        panel = _panel_or_refuse(panel_id)
-        user = find_user_by_email(email)
-        if user is None or not user.active:
-            raise Refused(f"There is no account with the email address {email.strip()}: ask "
-                          "them to create an account first", field="email")
-        if panel.member_for(user.id) is not None:
-            raise Refused(f"{user.name} is already on {panel.name}", field="email")
-        user.grant(Role.MODERATOR)
-        member = PanelMember(panel=panel, user=user, member_type=member_type, is_chair=False)
-        db.session.add(member)
-        _flush_or_refuse(f"{user.name} is already on {panel.name}", "email")
-        audit.record("panel.member_added", actor=admin, detail=(
-            f"{user.name} added to {panel.name} as {MemberType(member_type).label.lower()}"))
-    return member
-
-
-def remove_member(panel_id: int, member_id: int, admin: User) -> str:
-    """Take a member off the panel. Assessments they have submitted stay with their
-    applications for the record (and still count in moderation). Returns what happened, in
-    words for the admin."""
-    with write_transaction():
-        panel = _panel_or_refuse(panel_id)
-        member = _member_or_refuse(panel, member_id)
-        user = member.user
-        submitted = db.session.scalar(
-            sa.select(sa.func.count(Assessment.id)).join(Application)
-            .where(Assessment.assessor_id == user.id, Assessment.submitted_at.is_not(None),
-                   Application.panel_id == panel.id))
-        was_chair = member.is_chair
-        panel.members.remove(member)
-        db.session.delete(member)
-        audit.record("panel.member_removed", actor=admin,
-                     detail=f"{user.name} removed from {panel.name}")
-    message = f"{user.name} has been removed from {panel.name}."
-    if submitted:
-        message += (" The assessments they submitted stay with the applications for the "
-                    "record.")
-    if was_chair:
-        message += " The panel has no chair now: make another member the chair."
-    return message
-
-
-def make_chair(panel_id: int, member_id: int, admin: User) -> PanelMember:
-    """Make the member the panel's chair (returned); the previous chair, if any, stops
-    being it."""
-    with write_transaction():
-        panel = _panel_or_refuse(panel_id)
-        member = _member_or_refuse(panel, member_id)
-        for other in panel.members:
-            other.is_chair = other.id == member.id
-        audit.record("panel.chair_changed", actor=admin,
-                     detail=f"{member.user.name} is now the chair of {panel.name}")
-    return member
 
 
 def assign(application_id: int, panel_id: int, admin: User) -> None:
@@ -211,7 +121,7 @@ def declare(application_id: int, user: User, has_conflict: bool, details: str,
                                   has_conflict=has_conflict,
                                   details=details if has_conflict else "", declared_at=now)
         db.session.add(declaration)
-        _flush_or_refuse("You have already made your declaration for this application")
+        flush_or_refuse("You have already made your declaration for this application")
         audit.record("declaration.conflict" if has_conflict else "declaration.no_conflict",
                      actor=user, application=application, detail=declaration.details)
         if has_conflict:
@@ -280,7 +190,7 @@ def save_assessment(application_id: int, user: User,
                               field=f"score_{unscored[0].key}")
             assessment.submitted_at = now
         assessment.updated_at = now
-        _flush_or_refuse("Your assessment was saved at the same time elsewhere: try again")
+        flush_or_refuse("Your assessment was saved at the same time elsewhere: try again")
         audit.record("assessment.submitted" if submit else "assessment.saved", actor=user,
                      application=application)
     return assessment
@@ -421,7 +331,7 @@ def decide(application_id: int, chair_user: User, outcome_key: str, reasons: str
         db.session.add(decision)
         application.status = ApplicationStatus.DECIDED.value
         application.updated_at = now
-        _flush_or_refuse("The decision on this application has already been recorded")
+        flush_or_refuse("The decision on this application has already been recorded")
         audit.record("decision.released", actor=chair_user, application=application,
                      detail=outcome.label)
         if outcome.awards:
@@ -484,21 +394,7 @@ def _application_or_refuse(application_id: int) -> Application:
     return application
 
 
-def _panel_or_refuse(panel_id: int) -> Panel:
-    panel = lock_row(Panel, panel_id)
-    if panel is None:
-        raise Refused("There is no such panel")
-    return panel
-
-
-def _member_or_refuse(panel: Panel, member_id: int) -> PanelMember:
-    member = next((m for m in panel.members if m.id == member_id), None)
-    if member is None:
-        raise Refused("That person is not on this panel")
-    return member
-
-
-def _flush_or_refuse(message: str, field: str | None = None) -> None:
+def flush_or_refuse(message: str, field: str | None = None) -> None:
     """Flush, turning a unique-key clash (someone did the same at the same moment) into a
     refusal; the transaction is rolled back by :func:`write_transaction`."""
     try:

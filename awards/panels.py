@@ -1,83 +1,119 @@
-"""What the awards package adds to core pages: a panel on the dashboard (the setting's awards
-and applications for applicants; work waiting for panel members) and a section on the reports
-page for administrators."""
+"""Moderation panels: admins form them of professionals and parents or carers, one member
+the chair. Membership changes are written to the audit log; the log names people by their
+account number, so erasing an account leaves no name behind in it."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import render_template
-from markupsafe import Markup
 
-from awards import permissions
-from awards.models import Application, ApplicationStatus, Award, Declaration, PanelMember
-from awards.schemes import get_scheme
-from trainer.db import db, utcnow
-from trainer.hooks import Panel, ReportSection
-from trainer.times import to_london
+from awards import audit
+from awards.errors import Refused
+from awards.models import Application, Assessment, MemberType, Panel, PanelMember
+from awards.moderation import flush_or_refuse
+from trainer.db import db, lock_row, utcnow, write_transaction
+from trainer.people import Role, User, find_user_by_email
 
-
-def dashboard_panels(user) -> list[Panel] | None:
-    """The setting's current awards and open applications (applicants), and the number of
-    assigned applications still waiting for the member (panel members)."""
-    panels = []
-    today = to_london(utcnow()).date()
-    if permissions.is_applicant(user):
-        awards = [award for award in db.session.scalars(
-            sa.select(Award).where(Award.setting_id == user.setting_id,
-                                   Award.withdrawn_at.is_(None),
-                                   Award.expires_on >= today)
-            .order_by(Award.expires_on))]
-        open_applications = list(db.session.scalars(
-            sa.select(Application).where(
-                Application.setting_id == user.setting_id,
-                Application.status.in_([ApplicationStatus.DRAFT.value,
-                                        ApplicationStatus.SUBMITTED.value]))
-            .order_by(Application.created_at)))
-        html = render_template("awards/_dashboard_panel.html", awards=awards,
-                               applications=open_applications, today=today,
-                               scheme_of=get_scheme)
-        panels.append(Panel("Awards", Markup(html), order=60))
-    waiting = _waiting_for_member(user)
-    if waiting is not None:
-        html = render_template("awards/_panel_work.html", waiting=waiting)
-        panels.append(Panel("Award panel", Markup(html), order=61))
-    return panels or None
+NAME_MAX = 120
 
 
-def _waiting_for_member(user) -> int | None:
-    """How many submitted applications assigned to the user's panels they have not declared
-    on or assessed; ``None`` when they sit on no panel."""
-    panel_ids = list(db.session.scalars(
-        sa.select(PanelMember.panel_id).where(PanelMember.user_id == user.id)))
-    if not panel_ids:
-        return None
-    applications = db.session.scalars(
-        sa.select(Application).where(Application.panel_id.in_(panel_ids),
-                                     Application.status == ApplicationStatus.SUBMITTED.value))
-    waiting = 0
-    for application in applications:
-        declared = db.session.scalar(sa.select(Declaration).where(
-            Declaration.application_id == application.id, Declaration.user_id == user.id))
-        if declared is None:
-            waiting += 1
-        elif not declared.has_conflict and not any(
-                assessment.assessor_id == user.id and assessment.submitted_at is not None
-                for assessment in application.assessments):
-            waiting += 1
-    return waiting
+
+def create_panel(name: str, admin: User) -> Panel:
+    """A new panel with no members. Names are unique (whatever their case)."""
+    name = " ".join((name or "").split())
+    if not name:
+        raise Refused("Enter a name for the panel", field="name")
+    if len(name) > NAME_MAX:
+        raise Refused(f"The panel's name must be {NAME_MAX} characters or fewer", field="name")
+    with write_transaction():
+        taken = db.session.scalar(sa.select(Panel.id).where(sa.func.lower(Panel.name)
+                                                            == name.lower()))
+        if taken is not None:
+            raise Refused(f"There is already a panel called “{name}”: choose another name",
+                          field="name")
+        panel = Panel(name=name, created_at=utcnow())
+        db.session.add(panel)
+        flush_or_refuse(f"There is already a panel called “{name}”: choose another name",
+                         "name")
+        audit.record("panel.created", actor=admin, detail=name)
+    return panel
 
 
-def report_sections(user) -> list[ReportSection] | None:
-    """Headline figures for administrators: current awards and applications by state."""
-    if not permissions.is_admin(user):
-        return None
-    from flask import url_for
+def add_member(panel_id: int, email: str, member_type: str, admin: User) -> PanelMember:
+    """Add the account with ``email`` to the panel as a professional or a parent or carer,
+    granting them the moderator role if they lack it. Nobody is added twice."""
+    if member_type not in {t.value for t in MemberType}:
+        raise Refused("Choose whether they are a professional or a parent or carer",
+                      field="member_type")
+    if not (email or "").strip():
+        raise Refused("Enter the email address of the person to add", field="email")
+    with write_transaction():
+        panel = _panel_or_refuse(panel_id)
+        user = find_user_by_email(email)
+        if user is None or not user.active:
+            raise Refused(f"There is no account with the email address {email.strip()}: ask "
+                          "them to create an account first", field="email")
+        if panel.member_for(user.id) is not None:
+            raise Refused(f"{user.name} is already on {panel.name}", field="email")
+        user.grant(Role.MODERATOR)
+        member = PanelMember(panel=panel, user=user, member_type=member_type, is_chair=False)
+        db.session.add(member)
+        flush_or_refuse(f"{user.name} is already on {panel.name}", "email")
+        audit.record("panel.member_added", actor=admin, detail=(
+            f"Account {user.id} added to {panel.name} as "
+            f"{MemberType(member_type).label.lower()}"))
+    return member
 
-    today = to_london(utcnow()).date()
-    current = db.session.scalar(sa.select(sa.func.count()).select_from(Award).where(
-        Award.withdrawn_at.is_(None), Award.awarded_on <= today, Award.expires_on >= today))
-    by_status = dict(db.session.execute(
-        sa.select(Application.status, sa.func.count()).group_by(Application.status)).all())
-    html = render_template("awards/_report_section.html", current=current,
-                           by_status=by_status, statuses=list(ApplicationStatus))
-    return [ReportSection("Awards", Markup(html), url=url_for("awards.admin_home"), order=60)]
+
+def remove_member(panel_id: int, member_id: int, admin: User) -> str:
+    """Take a member off the panel. Assessments they have submitted stay with their
+    applications for the record (and still count in moderation). Returns what happened, in
+    words for the admin."""
+    with write_transaction():
+        panel = _panel_or_refuse(panel_id)
+        member = _member_or_refuse(panel, member_id)
+        user = member.user
+        submitted = db.session.scalar(
+            sa.select(sa.func.count(Assessment.id)).join(Application)
+            .where(Assessment.assessor_id == user.id, Assessment.submitted_at.is_not(None),
+                   Application.panel_id == panel.id))
+        was_chair = member.is_chair
+        panel.members.remove(member)
+        db.session.delete(member)
+        audit.record("panel.member_removed", actor=admin,
+                     detail=f"Account {user.id} removed from {panel.name}")
+    message = f"{user.name} has been removed from {panel.name}."
+    if submitted:
+        message += (" The assessments they submitted stay with the applications for the "
+                    "record.")
+    if was_chair:
+        message += " The panel has no chair now: make another member the chair."
+    return message
+
+
+def make_chair(panel_id: int, member_id: int, admin: User) -> PanelMember:
+    """Make the member the panel's chair (returned); the previous chair, if any, stops
+    being it."""
+    with write_transaction():
+        panel = _panel_or_refuse(panel_id)
+        member = _member_or_refuse(panel, member_id)
+        for other in panel.members:
+            other.is_chair = other.id == member.id
+        audit.record("panel.chair_changed", actor=admin,
+                     detail=f"Account {member.user_id} is now the chair of {panel.name}")
+    return member
+
+
+def _panel_or_refuse(panel_id: int) -> Panel:
+    panel = lock_row(Panel, panel_id)
+    if panel is None:
+        raise Refused("There is no such panel")
+    return panel
+
+
+def _member_or_refuse(panel: Panel, member_id: int) -> PanelMember:
+    member = next((m for m in panel.members if m.id == member_id), None)
+    if member is None:
+        raise Refused("That person is not on this panel")
+    return member
+
+

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 import sqlalchemy as sa
 
-from awards import applications, evidence
+from awards import applications, evidence, staff_audit
 from awards.errors import Refused
 from awards.models import (
     ActionPoint,
@@ -79,7 +79,7 @@ def completed(app, people, now=JUNE) -> int:
 
 
 def audit_needs(app, user_id: int, families: int, environment: int) -> None:
-    act(app, applications.save_staff_audit, scheme_key=TEST_SCHEME,
+    act(app, staff_audit.save_staff_audit, scheme_key=TEST_SCHEME,
         needs={"families": families, "environment": environment}, user=user_id)
 
 
@@ -406,15 +406,15 @@ def test_staff_audit_answers_are_replaced_and_aggregated(app, people, make_user)
     assert count(app, StaffAuditAnswer) == 6
     with app.app_context():
         scheme = applications.get_scheme(TEST_SCHEME)
-        needs = applications.setting_needs(people.setting, scheme)
+        needs = staff_audit.setting_needs(people.setting, scheme)
         assert [(row.criterion.key, row.mean_need, row.answered_count) for row in needs] == [
             ("families", 2.5, 2), ("environment", 1.0, 2)]
-        assert applications.staff_answers(db.session.get(User, people.staff), TEST_SCHEME) \
+        assert staff_audit.staff_answers(db.session.get(User, people.staff), TEST_SCHEME) \
             == {"families": 3, "environment": 1}
         # Someone who leaves the setting stops counting towards its needs.
         db.session.get(User, second).setting_id = None
         db.session.commit()
-        needs = applications.setting_needs(people.setting, scheme)
+        needs = staff_audit.setting_needs(people.setting, scheme)
         assert (needs[0].mean_need, needs[0].answered_count) == (3.0, 1)
 
 
@@ -425,7 +425,7 @@ def test_staff_audit_answers_are_replaced_and_aggregated(app, people, make_user)
 ])
 def test_staff_audit_refusals(app, people, who, needs, message):
     with pytest.raises(Refused, match=message):
-        act(app, applications.save_staff_audit, scheme_key=TEST_SCHEME, needs=needs,
+        act(app, staff_audit.save_staff_audit, scheme_key=TEST_SCHEME, needs=needs,
             user=getattr(people, who))
     assert count(app, StaffAuditAnswer) == 0
 
@@ -448,11 +448,11 @@ def test_recommended_sessions_match_the_weakest_criteria(app, people):
         expected = [first.id, later.id]
     with app.app_context():
         scheme = applications.get_scheme(TEST_SCHEME)
-        assert applications.recommended_sessions(people.setting, scheme,
+        assert staff_audit.recommended_sessions(people.setting, scheme,
                                                  datetime.now(UTC)) == []
     audit_needs(app, people.staff, 2, 1)
     with app.app_context():
-        found = applications.recommended_sessions(people.setting, scheme, datetime.now(UTC))
+        found = staff_audit.recommended_sessions(people.setting, scheme, datetime.now(UTC))
         assert [item.id for item in found] == expected
 
 

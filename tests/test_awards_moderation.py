@@ -11,7 +11,7 @@ from email.utils import parseaddr
 import pytest
 import sqlalchemy as sa
 
-from awards import moderation
+from awards import moderation, panels
 from awards.errors import Refused
 from awards.models import (
     Application,
@@ -110,13 +110,13 @@ def world(app, make_user) -> World:
     application_id = submitted_application(app, setting_id, applicant[0])
 
     def build(user):
-        panel = moderation.create_panel("North panel", user(admin))
-        moderation.add_member(panel.id, chair[1], "professional", user(admin))
-        moderation.add_member(panel.id, carer[1], "parent_carer", user(admin))
-        moderation.add_member(panel.id, professional[1], "professional", user(admin))
+        panel = panels.create_panel("North panel", user(admin))
+        panels.add_member(panel.id, chair[1], "professional", user(admin))
+        panels.add_member(panel.id, carer[1], "parent_carer", user(admin))
+        panels.add_member(panel.id, professional[1], "professional", user(admin))
         chair_member = db.session.scalar(sa.select(PanelMember).where(
             PanelMember.user_id == chair[0]))
-        moderation.make_chair(panel.id, chair_member.id, user(admin))
+        panels.make_chair(panel.id, chair_member.id, user(admin))
         return panel.id
 
     panel_id = within(app, build)
@@ -183,22 +183,22 @@ def decide(app, world: World, who=None, outcome: str = "not_yet",
 
 def test_panels_are_created_with_unique_names(app, world):
     assert "panel.created" in actions(app)
-    error = refused(app, lambda u: moderation.create_panel("north PANEL", u(world.admin)))
+    error = refused(app, lambda u: panels.create_panel("north PANEL", u(world.admin)))
     assert "already a panel called" in str(error) and error.field == "name"
-    error = refused(app, lambda u: moderation.create_panel("   ", u(world.admin)))
+    error = refused(app, lambda u: panels.create_panel("   ", u(world.admin)))
     assert str(error) == "Enter a name for the panel"
 
 
 def test_adding_members_grants_the_role_and_refuses_strangers_and_repeats(app, world):
     with app.app_context():
         assert db.session.get(User, world.professional[0]).has_role(Role.MODERATOR)
-    error = refused(app, lambda u: moderation.add_member(
+    error = refused(app, lambda u: panels.add_member(
         world.panel_id, "nobody@example.org", "professional", u(world.admin)))
     assert error.field == "email" and "no account with the email address" in str(error)
-    error = refused(app, lambda u: moderation.add_member(
+    error = refused(app, lambda u: panels.add_member(
         world.panel_id, world.carer[1], "parent_carer", u(world.admin)))
     assert "Pat Parent is already on North panel" in str(error)
-    error = refused(app, lambda u: moderation.add_member(
+    error = refused(app, lambda u: panels.add_member(
         world.panel_id, world.outsider[1], "visitor", u(world.admin)))
     assert error.field == "member_type"
 
@@ -213,7 +213,7 @@ def test_one_chair_per_panel(app, world):
     with app.app_context():
         carer_member = db.session.scalar(sa.select(PanelMember.id).where(
             PanelMember.user_id == world.carer[0]))
-    within(app, lambda u: moderation.make_chair(world.panel_id, carer_member, u(world.admin)))
+    within(app, lambda u: panels.make_chair(world.panel_id, carer_member, u(world.admin)))
     assert chairs() == ["Pat Parent"]
     assert "panel.chair_changed" in actions(app)
 
@@ -223,14 +223,14 @@ def test_removing_a_member_keeps_their_submitted_assessment(app, world):
     with app.app_context():
         member_id = db.session.scalar(sa.select(PanelMember.id).where(
             PanelMember.user_id == world.carer[0]))
-    message = within(app, lambda u: moderation.remove_member(world.panel_id, member_id,
+    message = within(app, lambda u: panels.remove_member(world.panel_id, member_id,
                                                              u(world.admin)))
     assert "Pat Parent has been removed from North panel" in message
     assert "assessments they submitted stay" in message
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count(Assessment.id)).where(
             Assessment.assessor_id == world.carer[0])) == 1
-    error = refused(app, lambda u: moderation.remove_member(world.panel_id, member_id,
+    error = refused(app, lambda u: panels.remove_member(world.panel_id, member_id,
                                                             u(world.admin)))
     assert "not on this panel" in str(error)
 
@@ -262,13 +262,13 @@ def test_only_submitted_applications_are_assigned(app, world):
 ])
 def test_panels_that_break_the_schemes_rules_are_refused(app, world, leave_out, missing):
     def build(u):
-        panel = moderation.create_panel("Small panel", u(world.admin))
+        panel = panels.create_panel("Small panel", u(world.admin))
         if leave_out != "carer":
-            moderation.add_member(panel.id, world.carer[1], "parent_carer", u(world.admin))
-        moderation.add_member(panel.id, world.professional[1], "professional", u(world.admin))
-        moderation.add_member(panel.id, world.outsider[1], "professional", u(world.admin))
+            panels.add_member(panel.id, world.carer[1], "parent_carer", u(world.admin))
+        panels.add_member(panel.id, world.professional[1], "professional", u(world.admin))
+        panels.add_member(panel.id, world.outsider[1], "professional", u(world.admin))
         if leave_out != "chair":
-            moderation.make_chair(panel.id, panel.members[-1].id, u(world.admin))
+            panels.make_chair(panel.id, panel.members[-1].id, u(world.admin))
         return panel.id
 
     panel_id = within(app, build)
@@ -279,9 +279,9 @@ def test_panels_that_break_the_schemes_rules_are_refused(app, world, leave_out, 
 
 def test_a_panel_needs_the_schemes_minimum_of_members(app, world):
     def build(u):
-        panel = moderation.create_panel("Tiny panel", u(world.admin))
-        member = moderation.add_member(panel.id, world.carer[1], "parent_carer", u(world.admin))
-        moderation.make_chair(panel.id, member.id, u(world.admin))
+        panel = panels.create_panel("Tiny panel", u(world.admin))
+        member = panels.add_member(panel.id, world.carer[1], "parent_carer", u(world.admin))
+        panels.make_chair(panel.id, member.id, u(world.admin))
         return panel.id
 
     panel_id = within(app, build)
@@ -292,11 +292,11 @@ def test_a_panel_needs_the_schemes_minimum_of_members(app, world):
 
 def test_reassigning_is_allowed_until_an_assessment_is_submitted(app, world):
     def second_panel(u):
-        panel = moderation.create_panel("South panel", u(world.admin))
-        moderation.add_member(panel.id, world.carer[1], "parent_carer", u(world.admin))
-        member = moderation.add_member(panel.id, world.outsider[1], "professional",
+        panel = panels.create_panel("South panel", u(world.admin))
+        panels.add_member(panel.id, world.carer[1], "parent_carer", u(world.admin))
+        member = panels.add_member(panel.id, world.outsider[1], "professional",
                                        u(world.admin))
-        moderation.make_chair(panel.id, member.id, u(world.admin))
+        panels.make_chair(panel.id, member.id, u(world.admin))
         return panel.id
 
     south = within(app, second_panel)

@@ -9,55 +9,31 @@ import sqlalchemy as sa
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
-from wtforms import RadioField, SelectField, StringField
-from wtforms.validators import DataRequired, InputRequired
 
 from awards import audit, moderation
+from awards import panels as panel_operations
 from awards.errors import Refused
+from awards.forms import (
+    AssignForm,
+    ExtendForm,
+    MemberForm,
+    PanelForm,
+    date_from_parts,
+    show_refusal,
+)
 from awards.models import (
     Application,
     ApplicationStatus,
     AuditEvent,
-    MemberType,
     Panel,
 )
 from awards.schemes import all_schemes, get_scheme
 from awards.views import bp, page_number
-from awards.views.panel import (
-    BUSY_MESSAGE,
-    application_or_404,
-    date_from_parts,
-    show_refusal,
-)
+from awards.views.panel import BUSY_MESSAGE, application_or_404
 from trainer.access import roles_required
 from trainer.db import Busy, db
-from trainer.forms import BaseForm, choices, email_field, is_number, strip
+from trainer.forms import BaseForm, choices, is_number
 from trainer.people import Role, Setting
-
-
-class AssignForm(BaseForm):
-    panel = SelectField("Panel", validators=[DataRequired(message="Choose a panel")])
-
-
-class ExtendForm(BaseForm):
-    deadline_day = StringField("Day", filters=[strip])
-    deadline_month = StringField("Month", filters=[strip])
-    deadline_year = StringField("Year", filters=[strip])
-
-
-class PanelForm(BaseForm):
-    name = StringField("Panel name", filters=[strip],
-                       validators=[DataRequired(message="Enter a name for the panel")])
-
-
-class MemberForm(BaseForm):
-    email = email_field("Email address of their account",
-                        description="They need an account already.")
-    member_type = RadioField(
-        "Are they a professional or a parent or carer?",
-        choices=choices((t.value, t.label) for t in MemberType),
-        validators=[InputRequired(message="Choose whether they are a professional or a "
-                                  "parent or carer")])
 
 
 def _page_size() -> int:
@@ -187,7 +163,8 @@ def panels():
     form = PanelForm()
     if form.validate_on_submit():
         try:
-            panel = moderation.create_panel(form.name.data, current_user._get_current_object())
+            panel = panel_operations.create_panel(form.name.data,
+                                                  current_user._get_current_object())
         except Refused as error:
             show_refusal(form, error)
         except Busy:
@@ -216,7 +193,7 @@ def panel_detail(panel_id: int):
     form = MemberForm()
     if form.validate_on_submit():
         try:
-            member = moderation.add_member(panel.id, form.email.data, form.member_type.data,
+            member = panel_operations.add_member(panel.id, form.email.data, form.member_type.data,
                                            current_user._get_current_object())
         except Refused as error:
             show_refusal(form, error)
@@ -251,7 +228,7 @@ def _member_action(panel_id: int, member_id: int, action) -> object:
 @roles_required(Role.ADMIN)
 def panel_member_remove(panel_id: int, member_id: int):
     """Take a member off the panel; their submitted assessments stay for the record."""
-    return _member_action(panel_id, member_id, moderation.remove_member)
+    return _member_action(panel_id, member_id, panel_operations.remove_member)
 
 
 @bp.route("/admin/panels/<int:panel_id>/members/<int:member_id>/chair", methods=["POST"])
@@ -260,7 +237,7 @@ def panel_chair(panel_id: int, member_id: int):
     """Make the member the panel's chair (instead of the current one)."""
 
     def make(panel_id: int, member_id: int, admin) -> str:
-        member = moderation.make_chair(panel_id, member_id, admin)
+        member = panel_operations.make_chair(panel_id, member_id, admin)
         return f"{member.user.name} is now the chair of {member.panel.name}."
 
     return _member_action(panel_id, member_id, make)

@@ -9,29 +9,22 @@ import io
 import sqlalchemy as sa
 from flask import Response, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from wtforms import TextAreaField
-from wtforms.validators import DataRequired, Length
 
 from awards import register
 from awards.errors import Refused
+from awards.forms import WithdrawAwardForm
 from awards.models import Award
 from awards.schemes import all_schemes, get_scheme, outcome_label, scheme_name
 from awards.views import bp, page_number
 from trainer.access import roles_required
 from trainer.db import Busy, db
 from trainer.documents import spreadsheet_safe
-from trainer.forms import BaseForm, strip
 from trainer.people import Role, Setting
 
 STATUSES = {"current": "Current", "expired": "Expired", "withdrawn": "Withdrawn", "all": "All"}
 
 
-class WithdrawForm(BaseForm):
-    reason = TextAreaField(
-        "Why is the award being withdrawn?", filters=[strip],
-        description="The setting's applicants are sent this by email.",
-        validators=[DataRequired(message="Enter the reason for withdrawing the award"),
-                    Length(max=2000, message="The reason must be 2,000 characters or fewer")])
+
 
 
 @bp.route("/admin/awards")
@@ -73,7 +66,7 @@ def admin_awards():
 def withdraw_award(award_id: int):
     """Confirm withdrawing an award, with the reason the setting is told."""
     award = db.get_or_404(Award, award_id)
-    form = WithdrawForm()
+    form = WithdrawAwardForm()
     if award.withdrawn_at is None and form.validate_on_submit():
         admin = current_user._get_current_object()
         try:

@@ -10,107 +10,35 @@ read-only; they cannot declare, assess or decide.
 
 from __future__ import annotations
 
-from datetime import date
-
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
-from wtforms import RadioField, StringField, TextAreaField
-from wtforms.validators import InputRequired, Optional
 
 from awards import moderation
 from awards.errors import Refused
+from awards.forms import (
+    DeclarationForm,
+    assessment_form,
+    date_from_parts,
+    decision_form,
+    show_refusal,
+)
 from awards.models import Application, ApplicationStatus, MemberType, PanelMember
 from awards.permissions import declaration_of, is_admin, membership
 from awards.schemes import Scheme, get_scheme
 from awards.views import bp
 from trainer.access import roles_required
 from trainer.db import Busy, db
-from trainer.forms import BaseForm, choices, strip
 from trainer.people import Role
 
 BUSY_MESSAGE = "The service is busy: please try again in a moment"
-CONFLICT_CHOICES = [("no", "No, I have no conflict of interest"),
-                    ("yes", "Yes, I have a conflict")]
 
 
 @bp.app_template_filter("awards_member_type")
 def member_type_label(value: str) -> str:
     """``Professional`` or ``Parent or carer``."""
     return MemberType(value).label
-
-
-class DeclarationForm(BaseForm):
-    conflict = RadioField(
-        "Do you have a conflict of interest with this setting?", choices=choices(CONFLICT_CHOICES),
-        description="For example, you work there, or your child or a relative goes there.",
-        validators=[InputRequired(message="Say whether you have a conflict of interest")])
-    details = TextAreaField("Tell us about the conflict", filters=[strip])
-
-
-def assessment_form(scheme: Scheme) -> BaseForm:
-    """A score (on the scheme's scale) and a comment per criterion, all optional until the
-    assessment is submitted."""
-
-    class AssessmentForm(BaseForm):
-        pass
-
-    for criterion in scheme.criteria:
-        setattr(AssessmentForm, f"score_{criterion.key}", RadioField(
-            f"Your score for “{criterion.title}”",
-            choices=choices((level.value, level.label) for level in scheme.scale),
-            validators=[Optional()]))
-        setattr(AssessmentForm, f"comment_{criterion.key}", TextAreaField(
-            f"Your comment on “{criterion.title}”", filters=[strip]))
-    return AssessmentForm()
-
-
-def decision_form(scheme: Scheme) -> BaseForm:
-    """The chair's decision: the outcome, the reasons and up to five action points, each
-    with an optional due date."""
-
-    class DecisionForm(BaseForm):
-        outcome = RadioField("What has the panel agreed?",
-                             choices=choices((o.key, o.label) for o in scheme.outcomes),
-                             validators=[InputRequired(message="Choose the outcome")])
-        reasons = TextAreaField(
-            "Reasons for the decision", filters=[strip],
-            description="The setting sees these as the panel's feedback. Do not name "
-            "assessors.")
-
-    for number in range(1, moderation.ACTION_POINTS_MAX + 1):
-        setattr(DecisionForm, f"point_{number}_text",
-                TextAreaField(f"Action point {number}", filters=[strip]))
-        for part in ("day", "month", "year"):
-            setattr(DecisionForm, f"point_{number}_{part}",
-                    StringField(part.capitalize(), filters=[strip]))
-    return DecisionForm()
-
-
-def date_from_parts(form: BaseForm, prefix: str, name: str) -> date | None:
-    """The date typed in ``<prefix>_day``, ``_month`` and ``_year`` (``None`` when all are
-    empty). Raises :class:`Refused` naming the day field when it is incomplete or not real."""
-    parts = [getattr(form, f"{prefix}_{part}").data or "" for part in ("day", "month", "year")]
-    if not any(parts):
-        return None
-    try:
-        day, month, year = (int(part) for part in parts)
-        if not 2000 <= year <= 2100:
-            raise ValueError(year)
-        return date(year, month, day)
-    except ValueError:
-        raise Refused(f"{name} must be a real date, like 27 3 2027",
-                      field=f"{prefix}_day") from None
-
-
-def show_refusal(form: BaseForm, error: Refused) -> None:
-    """Put the refusal on its field, so the error summary links to it; otherwise on the form."""
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None:
-        field.errors = [*field.errors, str(error)]
-    else:
-        form.form_errors.append(str(error))
 
 
 def application_or_404(application_id: int) -> Application:

@@ -14,55 +14,30 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import BuildError
-from wtforms import RadioField, StringField, TextAreaField
+from wtforms import RadioField
 from wtforms.validators import Optional
 
 from awards import applications, evidence, permissions
+from awards import staff_audit as staff_needs
 from awards.errors import Refused
+from awards.forms import (
+    FIELDS,
+    FileEvidenceForm,
+    SelfAssessmentForm,
+    StartForm,
+    TextEvidenceForm,
+    WithdrawForm,
+    show_refusal,
+)
 from awards.models import Application, Award, Evidence
 from awards.schemes import all_schemes, get_scheme
 from awards.views import bp
 from trainer.access import signed_in
 from trainer.db import Busy, db, utcnow
-from trainer.forms import BaseForm, choices, strip
+from trainer.forms import BaseForm, choices
 
 BUSY = "The service is busy. Nothing was saved: wait a moment and try again."
 UPLOAD_MARGIN = 256 * 1024  # room for the form's other fields and the multipart wrapping
-
-
-class SelfAssessmentForm(BaseForm):
-    score = RadioField("How well does your setting meet this criterion?",
-                       validators=[Optional()], validate_choice=False)
-    narrative = TextAreaField(
-        "Your narrative", filters=[strip],
-        description="What you do, how you know it works, and what you plan next.")
-
-
-class TextEvidenceForm(BaseForm):
-    evidence_text = TextAreaField("Evidence", filters=[strip])
-    text_caption = StringField("Caption (optional)", filters=[strip],
-                               description="A few words saying what this evidence shows.")
-
-
-class FileEvidenceForm(BaseForm):
-    file_caption = StringField("Caption", filters=[strip],
-                               description="A few words saying what the file shows.")
-
-
-class StartForm(BaseForm):
-    district = StringField(
-        "District or locality (optional)", filters=[strip],
-        description="Shown on the register of award holders, for example “Chapeltown”.")
-
-
-class WithdrawForm(BaseForm):
-    reason = TextAreaField("Why are you withdrawing? (optional)", filters=[strip])
-
-
-FIELDS = {  # an operation's field name -> the form field it belongs to
-    "score": "score", "narrative": "narrative", "text": "evidence_text",
-    "caption": "text_caption", "file": "file", "reason": "reason",
-}
 
 
 @bp.app_template_filter("awards_size")
@@ -78,14 +53,6 @@ def _attempt(operation, *args, **kwargs):
         return None, error
     except Busy:
         return None, Refused(BUSY)
-
-
-def _show_refusal(form: BaseForm, refusal: Refused, field: str | None = None) -> None:
-    name = field or FIELDS.get(refusal.field or "", "")
-    if name and name in form:
-        form[name].errors = [*form[name].errors, str(refusal)]
-    else:
-        form.form_errors.append(str(refusal))
 
 
 def _link(endpoint: str, **values) -> str | None:
@@ -166,7 +133,7 @@ def start(key: str):
             flash(f"Application started. It must be submitted by "
                   f"{applications.day(application.deadline)}.", "success")
             return redirect(url_for(".application", application_id=application.id))
-        _show_refusal(form, refusal)
+        show_refusal(form, refusal, FIELDS)
     return render_template(
         "awards/setting/start.html", scheme=scheme, form=form, window=scheme.window_on(today),
         closed=applications.closed_message(scheme, today),
@@ -187,8 +154,8 @@ def application(application_id: int):
         status_of=applications.criterion_status, form=BaseForm(),
         editable=applications.editable_problem(application, current_user, now) is None,
         applicant=permissions.applies_for(current_user, application.setting_id),
-        needs=applications.setting_needs(application.setting_id, scheme),
-        sessions=applications.recommended_sessions(application.setting_id, scheme, now),
+        needs=staff_needs.setting_needs(application.setting_id, scheme),
+        sessions=staff_needs.recommended_sessions(application.setting_id, scheme, now),
         decision=application.decision if application.decision
         and application.decision.released_at else None,
         award=award, today=applications.london_today(now),
@@ -246,7 +213,7 @@ def criterion(application_id: int, key: str):
         if refusal is None:
             flash(f"Your self-assessment for “{criterion.title}” has been saved.", "success")
             return redirect(url_for(".criterion", application_id=application_id, key=key))
-        _show_refusal(form, refusal)
+        show_refusal(form, refusal, FIELDS)
     return _criterion_page(application, criterion, posted=form, assessment=form)
 
 
@@ -264,7 +231,7 @@ def add_text_evidence(application_id: int, key: str):
         if refusal is None:
             flash("Your evidence has been added.", "success")
             return redirect(url_for(".criterion", application_id=application_id, key=key))
-        _show_refusal(form, refusal)
+        show_refusal(form, refusal, FIELDS)
     return _criterion_page(application, criterion, posted=form, text=form)
 
 
@@ -301,7 +268,7 @@ def upload_evidence(application_id: int, key: str):
         if refusal.field == "file":
             return _criterion_page(application, criterion, posted=form, file=form,
                                    file_error=str(refusal))
-        _show_refusal(form, refusal, "file_caption" if refusal.field == "caption" else None)
+        show_refusal(form, refusal, FIELDS, "file_caption" if refusal.field == "caption" else None)
     return _criterion_page(application, criterion, posted=form, file=form)
 
 
@@ -374,7 +341,7 @@ def withdraw(application_id: int):
         if refusal is None:
             flash("Your application has been withdrawn.", "success")
             return redirect(url_for(".my_setting"))
-        _show_refusal(form, refusal)
+        show_refusal(form, refusal, FIELDS)
     return render_template("awards/setting/withdraw.html", application=application,
                            scheme=_scheme_of(application), form=form,
                            may_withdraw=application.status in applications.OPEN_STATUSES)
@@ -403,7 +370,7 @@ def _staff_audit_form(scheme, previous: dict[str, int]) -> BaseForm:
 
     for criterion in scheme.criteria:
         setattr(StaffAuditForm, f"need_{criterion.key}", RadioField(
-            criterion.title, choices=choices(applications.NEEDS.items()),
+            criterion.title, choices=choices(staff_needs.NEEDS.items()),
             validators=[Optional()], validate_choice=False))
     form = StaffAuditForm()
     if request.method != "POST":
@@ -424,17 +391,17 @@ def staff_audit(scheme_key: str):
         if request.method == "POST":
             abort(403)
         return render_template("awards/setting/staff_audit.html", scheme=scheme, form=None)
-    previous = applications.staff_answers(current_user, scheme_key)
+    previous = staff_needs.staff_answers(current_user, scheme_key)
     form = _staff_audit_form(scheme, previous)
     if form.validate_on_submit():
         needs = {}
         for criterion in scheme.criteria:
             value = form[f"need_{criterion.key}"].data
             needs[criterion.key] = int(value) if str(value).isdigit() else 0
-        _, refusal = _attempt(applications.save_staff_audit, _user(), scheme_key, needs)
+        _, refusal = _attempt(staff_needs.save_staff_audit, _user(), scheme_key, needs)
         if refusal is None:
             flash("Thank you: your answers have been saved.", "success")
             return redirect(url_for(".my_setting"))
-        _show_refusal(form, refusal, refusal.field)
+        show_refusal(form, refusal, FIELDS, refusal.field)
     return render_template("awards/setting/staff_audit.html", scheme=scheme, form=form,
                            previous=previous)
