@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from awards.schemes import SHIPPED_DIRECTORY, SchemeError, load_schemes
+from awards.scheme_files import SchemeError, load_schemes
+from awards.schemes import SHIPPED_DIRECTORY
 
 SHIPPED_TEXT = (SHIPPED_DIRECTORY / "inclusion_kite_mark.toml").read_text("utf-8")
 
