@@ -211,10 +211,14 @@ def _draft_for_change(application_id: int, user, now: datetime,
 def save_self_assessment(application_id: int, criterion_key: str, score: int | None,
                          narrative: str, user, now: datetime | None = None) -> None:
     """Save (or replace) the setting's score and narrative for one criterion of a draft.
-    ``score`` is a value of the scheme's scale, or ``None`` while still deciding."""
+    ``score`` is a value of the scheme's scale, or ``None`` while still deciding; with neither
+    a score nor a narrative there is nothing to save, and it is refused."""
     now = now or utcnow()
     narrative = _check_length((narrative or "").strip(), NARRATIVE_MAX, "The narrative",
                               "narrative")
+    if score is None and not narrative:
+        raise Refused("Choose how well your setting meets this criterion, or write your "
+                      "narrative", field="score")
     with write_transaction():
         application, criterion = _draft_for_change(application_id, user, now, criterion_key)
         scheme = scheme_or_refuse(application.scheme_key)

@@ -196,6 +196,25 @@ def test_bad_self_assessments_are_refused(app, people, key, score, message):
             user=people.senco, now=JUNE)
 
 
+def test_saving_neither_a_score_nor_a_narrative_is_refused_and_saves_nothing(
+        app, people, browser, auth):
+    application_id = started(app, people, now=None)  # the pages work in real time
+    with pytest.raises(Refused, match="Choose how well your setting meets this criterion"):
+        act(app, applications.save_self_assessment, application_id, "families", None, "  ",
+            user=people.senco, now=JUNE)
+    with app.app_context():
+        senco_email = db.session.get(User, people.senco).email
+    auth.sign_in(senco_email)
+    url = f"/awards/applications/{application_id}/criteria/families"
+    html = browser.submit(url, {"narrative": ""}).get_data(as_text=True)
+    assert "There is a problem" in html
+    assert "Choose how well your setting meets this criterion, or write your narrative" in html
+    assert "has been saved" not in html
+    with app.app_context():
+        assert db.session.get(Application, application_id).answer_for("families") is None
+    assert actions(app, application_id) == ["application.started"]
+
+
 def test_another_settings_senco_and_staff_cannot_edit(app, people):
     application_id = started(app, people)
     for who in (people.other_senco, people.staff):
@@ -523,7 +542,7 @@ def test_the_journey_through_the_pages(app, browser, auth, people, mailbox):
 
 
 def test_form_errors_are_shown_in_a_summary(browser, auth, app, people):
-    application_id = started(app, people)
+    application_id = started(app, people, now=None)  # the pages work in real time
     sign_in(auth, "senco@example.org")
     url = f"/awards/applications/{application_id}/criteria/families"
     page = text_of(browser.submit(f"{url}/text", {"evidence_text": ""}, form_url=url))
@@ -587,6 +606,7 @@ def test_the_staff_audit_page_saves_and_shows_on_the_application(app, browser, a
     assert "Answering again replaces your earlier answers" in text_of(browser.get(url))
     sign_in(auth, "senco@example.org")
     page = text_of(browser.get(f"/awards/applications/{application_id}"))
-    assert "Partnership with families</th>" in page and ">3.0<" in page
+    assert "Partnership with families</th>" in page and ">Need training (3.0)<" in page
+    assert ">Confident (1.0)<" in page
     sign_in(auth, "nobody@example.org")
     assert "Add your setting to your profile" in text_of(browser.get(url))

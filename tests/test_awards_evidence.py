@@ -124,7 +124,8 @@ def draft(app, make_user):
     make_staff(make_user, setting, "staff@example.org")
     make_applicant(make_user, make_setting(app, "Busy Bees"), "other@example.org")
     with app.app_context():
-        return applications.start(TEST_SCHEME, db.session.get(User, senco), now=JUNE).id, senco
+        # Started now, not in June: the pages below check the deadline in real time.
+        return applications.start(TEST_SCHEME, db.session.get(User, senco)).id, senco
 
 
 def stored_files(app) -> list[Path]:

@@ -350,8 +350,10 @@ def test_celebration_defaults_to_this_year_and_has_an_empty_state(client, auth, 
     page = text_of(client.get("/awards/admin/celebration"))
     assert f"Celebration report {today().year}" in page
     assert f"No awards were made in {today().year}." in page
-    assert f"Celebration report {today().year}" in text_of(
-        client.get("/awards/admin/celebration?year=1900"))
+    quiet = text_of(client.get("/awards/admin/celebration?year=2019"))
+    assert "Celebration report 2019" in quiet and "No awards were made in 2019." in quiet
+    for nonsense in ("1900", "abc", "²"):
+        assert client.get(f"/awards/admin/celebration?year={nonsense}").status_code == 404
 
 
 def test_celebration_csv_has_the_same_figures(client, auth, celebrated):

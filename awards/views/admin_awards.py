@@ -7,7 +7,16 @@ import csv
 import io
 
 import sqlalchemy as sa
-from flask import Response, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 
 from awards import register
@@ -19,6 +28,7 @@ from awards.views import bp, page_number
 from trainer.access import roles_required
 from trainer.db import Busy, db
 from trainer.documents import spreadsheet_safe
+from trainer.forms import EARLIEST_YEAR, LATEST_YEAR
 from trainer.people import Role, Setting
 
 STATUSES = {"current": "Current", "expired": "Expired", "withdrawn": "Withdrawn", "all": "All"}
@@ -90,11 +100,18 @@ def withdraw_award(award_id: int):
 
 
 def _year_choice() -> tuple[int, list[int]]:
+    """The year asked for (this London year when none), and the years to offer: those with
+    awards, this year and the one asked for. Anything but a year from 2000 to 2100 is not
+    found, rather than quietly showing another year."""
     this_year = register.london_today().year
-    years = sorted(set(register.award_years()) | {this_year}, reverse=True)
-    year = request.args.get("year", this_year, type=int)
-    if year not in years:
+    raw = request.args.get("year")
+    if raw is None or raw == "":
         year = this_year
+    elif raw.isascii() and raw.isdigit() and EARLIEST_YEAR <= int(raw) <= LATEST_YEAR:
+        year = int(raw)
+    else:
+        abort(404)
+    years = sorted(set(register.award_years()) | {this_year, year}, reverse=True)
     return year, years
 
 

@@ -69,6 +69,10 @@ def _numbered(application: Application, leave_out: int | None) -> list[tuple[int
             if assessment.assessor_id != leave_out]
 
 
+STEP_ORDER = {"Declare interests": 0, "Assess": 1, "Ready for moderation": 2,
+              "Waiting for others": 3, "Assessment submitted": 4, "You declared a conflict": 5}
+
+
 def next_step(application: Application, user) -> tuple[str, str | None]:
     """What ``user`` should do next with an application on their panel, and where."""
     declared = declaration_of(user, application)
@@ -104,7 +108,16 @@ def panel_home():
         .order_by(Application.submitted_at, Application.id)).all()
     rows = [(application, get_scheme(application.scheme_key),
              *next_step(application, current_user)) for application in applications]
-    return render_template("awards/panel/home.html", rows=rows)
+    # Work to do comes first, in the order it has to be done; decided ones go last, newest
+    # first, out of the way.
+    waiting = sorted((row for row in rows if row[0].status != ApplicationStatus.DECIDED),
+                     key=lambda row: STEP_ORDER.get(row[2], len(STEP_ORDER)))
+    decided = sorted((row for row in rows if row[0].status == ApplicationStatus.DECIDED),
+                     key=lambda row: row[0].decision.decided_at if row[0].decision else
+                     row[0].updated_at, reverse=True)
+    several_panels = len({row[0].panel_id for row in rows}) > 1
+    return render_template("awards/panel/home.html", waiting=waiting, decided=decided,
+                           several_panels=several_panels)
 
 
 @bp.route("/panel/applications/<int:application_id>/declaration", methods=["GET", "POST"])
