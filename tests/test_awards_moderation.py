@@ -588,6 +588,24 @@ def test_panel_home_says_what_to_do_next(app, world, auth, client):
     assert "Decided" in step_for(client, world)
 
 
+def test_panel_home_lists_work_to_do_before_decided_applications(app, world, auth, client):
+    assign(app, world)
+    for member in (world.carer, world.professional, world.chair):
+        declare(app, world, member)
+    for member in (world.carer, world.professional):
+        assess(app, world, member)
+    decide(app, world)
+    later = submitted_application(app, make_setting(app, "Zebra Pre-school"))
+    within(app, lambda u: moderation.assign(later, world.panel_id, u(world.admin)))
+    auth.sign_in(world.carer[1])
+    html = page(client, "/awards/panel")
+    waiting, _, folded = html.partition("Decided applications (1)")
+    assert "Zebra Pre-school" in waiting and "Declare interests" in waiting
+    assert "Little Acorns Nursery" not in waiting
+    assert "Little Acorns Nursery" in folded and "govuk-details" in html
+    assert ">Panel<" not in html  # one panel: no column repeating its name
+
+
 def test_panel_home_shows_a_conflict(app, world, auth, client):
     assign(app, world)
     declare(app, world, world.carer, conflict=True, details="Neighbour")
