@@ -375,8 +375,12 @@ def panel(page, title):
 
 
 def assert_fits(page):
-    """The page does not scroll sideways (on a phone, say)."""
-    width = page.evaluate("() => window.innerWidth")
-    assert page.evaluate("() => document.documentElement.scrollWidth") <= width, (
-        f"{page.url} scrolls sideways on a phone"
-    )
+    """The page does not scroll sideways at the viewport's width (on a phone, say).
+
+    Measured against the viewport's own width: in a mobile browser context a page that is too
+    wide makes ``window.innerWidth`` grow to the page's width (the browser zooms out), so
+    comparing with that would never notice.
+    """
+    width = page.viewport_size["width"]
+    wide = page.evaluate("() => document.documentElement.scrollWidth")
+    assert wide <= width, f"{page.url} scrolls sideways on a phone ({wide}px in {width}px)"
