@@ -108,3 +108,11 @@ def test_erasure_removes_audit_answers_and_panel_places_and_is_safe_twice(app, m
         db.session.commit()
         assert privacy.user_data(user) is None
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Panel)) == 1
+
+
+def test_without_the_waiting_list_the_priority_hook_waits_quietly(app_factory):
+    app = app_factory(DISABLED_PLUGINS=["waiting_list"])
+    manager = app.extensions["trainer.plugins"]
+    # The awards' answer is registered, but no specification: nothing ever calls it.
+    assert manager.hook.trainer_waitlist_priority.spec is None
+    assert app.test_client().get("/awards/register").status_code == 200
