@@ -151,8 +151,11 @@ class _Maker:
             tzinfo=self.now.tzinfo) + timedelta(hours=11)
         application.status = ApplicationStatus.DECIDED.value
         decision = Decision(application=application, outcome_key=outcome.key,
-                            reasons="The panel saw strong, consistent evidence of inclusive "
-                                    "practice across the setting.",
+                            reasons=("The panel saw strong, consistent evidence of inclusive "
+                                     "practice across the setting." if outcome.awards else
+                                     "The panel would like to see how support plans are "
+                                     "reviewed with families, and evidence from more than one "
+                                     "room. Please add these and resubmit."),
                             decided_by_id=chair.id, decided_at=decided_at,
                             released_at=decided_at)
         if outcome.action_points:
@@ -287,6 +290,14 @@ def create(rng: random.Random, echo) -> dict[str, int]:
     withdrawn.withdrawn_at = now - timedelta(days=45)
     withdrawn.withdrawn_reason = "Our SENCO has left; we will apply next year."
     _audit("application.withdrawn", withdrawn.withdrawn_at, None, withdrawn)
+    if len(others) > 40:
+        resubmit = maker.application(kite_mark, others[40], ApplicationStatus.SUBMITTED.value,
+                                     None, days_ago=90)
+        resubmit.panel = panel
+        for member in members[:2]:
+            maker.assess(resubmit, kite_mark, member, now - timedelta(days=60))
+        maker.decide(resubmit, kite_mark, "not_yet", chair, maker.today - timedelta(days=55))
+        made["applications"] += 1
     made["applications"] += 6
     db.session.flush()
     echo(f"  awards: 1 panel, {made['applications']} applications, {made['awards']} awards, "
