@@ -36,6 +36,11 @@ EXPECTED = {
     "account.change_email": "signed_in",
     "account.confirm_email": "public",
     "account.change_password": "signed_in",
+    "account.your_data": "signed_in",
+    "account.download_data": "signed_in",
+    "account.download_data_csv": "signed_in",
+    "account.erase": "signed_in",
+    "account.erased": "public",
     # catalogue (find training)
     "catalogue.find_training": "public",
     "catalogue.course_page": "public",
@@ -76,6 +81,10 @@ EXPECTED = {
     "admin.mail_list": "roles:admin",
     "admin.mail_retry": "roles:admin",
     "admin.mail_retry_all": "roles:admin",
+    "admin.users": "roles:admin",
+    "admin.user": "roles:admin",
+    "admin.user_data": "roles:admin",
+    "admin.erase_user": "roles:admin",
     # waiting list plugin
     "waiting_list.join": "signed_in",
     "waiting_list.leave": "signed_in",

@@ -1,14 +1,24 @@
-"""Your account: profile, job role, setting, email address and password."""
+"""Your account: profile, job role, setting, email address and password; downloading your
+data and deleting your account."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_user
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user, login_user, logout_user
 from wtforms import PasswordField, RadioField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from trainer import tokens
+from trainer import privacy, tokens
 from trainer.access import public, signed_in
 from trainer.db import db, write_transaction
 from trainer.forms import (
@@ -338,3 +348,77 @@ def change_password():
             flash("Your password has been changed.", "success")
             return redirect(url_for("account.profile"))
     return render_template("account/change_password.html", form=form)
+
+
+# -- your data ------------------------------------------------------------------------------------
+
+
+class EraseForm(BaseForm):
+    password = PasswordField(
+        "Your current password",
+        validators=[DataRequired(message="Enter your current password")],
+        render_kw={"autocomplete": "current-password"},
+    )
+
+
+def data_download(data: dict, kind: str, user_id: int) -> Response:
+    """``data`` as a JSON or CSV attachment that no cache keeps."""
+    if kind == "csv":
+        body, mimetype = "\ufeff" + privacy.to_csv(data), "text/csv"
+    else:
+        body, mimetype = privacy.to_json(data), "application/json"
+    return Response(body, mimetype=mimetype, headers={
+        "Content-Disposition": f'attachment; filename="your-data-{user_id}.{kind}"',
+        "Cache-Control": "no-store",
+    })
+
+
+@bp.route("/data")
+@signed_in
+def your_data():
+    """What we hold about you, with downloads and the way to delete your account."""
+    data = privacy.user_data(current_user)
+    return render_template(
+        "account/your_data.html",
+        sections=[(title, len(records)) for title, records in data.items()],
+    )
+
+
+@bp.route("/data.json")
+@signed_in
+def download_data():
+    """Everything we hold about you, as JSON."""
+    return data_download(privacy.user_data(current_user), "json", current_user.id)
+
+
+@bp.route("/data.csv")
+@signed_in
+def download_data_csv():
+    """Everything we hold about you, as one CSV (section, record, field, value)."""
+    return data_download(privacy.user_data(current_user), "csv", current_user.id)
+
+
+@bp.route("/delete", methods=["GET", "POST"])
+@signed_in
+def erase():
+    """Delete your account: with your current password, erase it and sign out."""
+    form = EraseForm()
+    if form.validate_on_submit():
+        if not current_user.check_password(form.password.data):
+            form.password.errors.append("Your current password is not correct")
+        else:
+            try:
+                privacy.erase_user(current_user._get_current_object())
+            except privacy.ErasureRefused as refusal:
+                form.form_errors.append(str(refusal))
+            else:
+                logout_user()
+                return redirect(url_for("account.erased"))
+    return render_template("account/erase.html", form=form)
+
+
+@bp.route("/deleted")
+@public
+def erased():
+    """The confirmation after deleting your account."""
+    return render_template("account/erased.html")

@@ -12,6 +12,8 @@ booked".
   jumping).
 * ``trainer_tick``: offers that ran out pass to the next person; reminders before they do.
 * ``trainer_waitlist_priority`` (added here): other plugins move people up the list.
+* ``trainer_user_data`` / ``trainer_erase_user``: subject access and erasure
+  (:mod:`.privacy`).
 
 The rules live in :mod:`.service`, the tables in :mod:`.models`, the pages in :mod:`.views`.
 """
@@ -152,6 +154,20 @@ def trainer_report_sections(user):
     html = render_template("waiting_list/_report_section.html", figures=figures)
     return [ReportSection("Waiting lists and demand", html,
                           url=url_for("waiting_list.demand_report"), order=30)]
+
+
+@hookimpl
+def trainer_user_data(user):
+    from trainer.plugins.waiting_list import privacy
+
+    return privacy.user_data(user)
+
+
+@hookimpl
+def trainer_erase_user(user):
+    from trainer.plugins.waiting_list import privacy
+
+    return privacy.erase_user(user)
 
 
 @hookimpl

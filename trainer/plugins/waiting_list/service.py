@@ -314,6 +314,30 @@ def remove(entry_id: int, reason: str, now: datetime | None = None) -> Answer:
                       message="They have been removed from the waiting list and told why.")
 
 
+def leave_every_list(user: User, now: datetime | None = None) -> int:
+    """Take ``user`` off every list they are on, as leaving does: an offer they hold is
+    withdrawn and its place goes to the next person. Runs in the caller's write transaction
+    (erasure's), taking each session's lock in turn. Returns how many lists they left."""
+    now = now or utcnow()
+    session_ids = list(db.session.scalars(
+        sa.select(WaitlistEntry.training_session_id).distinct()
+        .where(WaitlistEntry.user_id == user.id, WaitlistEntry.status.in_(ACTIVE))
+        .order_by(WaitlistEntry.training_session_id)))
+    for session_id in session_ids:
+        training_session = lock_row(TrainingSession, session_id)
+        for entry in db.session.scalars(
+                sa.select(WaitlistEntry).where(
+                    WaitlistEntry.training_session_id == session_id,
+                    WaitlistEntry.user_id == user.id,
+                    WaitlistEntry.status.in_(ACTIVE))
+                .execution_options(populate_existing=True)):
+            _withdraw_offers(entry, now)
+            _close_entry(entry, EntryStatus.LEFT, now)
+        db.session.flush()
+        offer_free_places(training_session, now)
+    return len(session_ids)
+
+
 def _end_entry(entry_id: int, now: datetime | None, status: EntryStatus, message: str,
                owner: User | None = None, reason: str | None = None) -> Answer:
     now = now or utcnow()
