@@ -193,8 +193,9 @@ def panel_detail(panel_id: int):
     form = MemberForm()
     if form.validate_on_submit():
         try:
-            member = panel_operations.add_member(panel.id, form.email.data, form.member_type.data,
-                                           current_user._get_current_object())
+            member = panel_operations.add_member(
+                panel.id, form.email.data, form.member_type.data,
+                current_user._get_current_object())
         except Refused as error:
             show_refusal(form, error)
         except Busy:
