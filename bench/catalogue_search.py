@@ -15,7 +15,7 @@ import time
 
 import sqlalchemy as sa
 
-from bench.common import on_postgres, percentile
+from bench.common import PageTimer, on_postgres, percentile
 
 REPEATS = int(os.environ.get("BENCH_REPEATS", "15"))
 FILTERS = [
@@ -57,26 +57,14 @@ def run(database_url: str | None, label: str) -> None:
         soon = date.today() + timedelta(days=7)
         values = {"region": region, "authority": authority, "soon": soon.isoformat(),
                   "later": (soon + timedelta(days=28)).isoformat()}
-        statements = {"count": 0}
-
-        def count(*_args, **_kwargs):
-            statements["count"] += 1
-
-        with app.app_context():
-            sa.event.listen(db.engine, "before_cursor_execute", count)
+        timer = PageTimer(app)
         client = app.test_client()
         for base in ("/training/", "/api/v1/sessions"):
             timings = []
             for query in FILTERS:
                 url = f"{base}?{query.format(**values)}"
-                client.get(url)  # warm
-                statements["count"] = 0
-                response = client.get(url)
-                queries = statements["count"]
-                for _ in range(REPEATS):
-                    begun = time.perf_counter()
-                    response = client.get(url)
-                    timings.append((time.perf_counter() - begun) * 1000)
+                measured, response, queries = timer.measure(client, url, REPEATS)
+                timings.extend(measured)
                 if response.status_code != 200:
                     print(f"  {url}: HTTP {response.status_code}")
                 print(f"  {url:<80} {queries:>3} SQL statements")

@@ -252,3 +252,32 @@ def summary(label: str, hits: list[Hit], wall: float) -> dict:
           f"p95 {percentile(latencies, .95):.0f}, p99 {percentile(latencies, .99):.0f}, "
           f"max {max(latencies):.0f}, mean {statistics.mean(latencies):.0f}")
     return {"p50": percentile(latencies, .5), "rate": len(hits) / wall, "errors": errors}
+
+
+class PageTimer:
+    """Times GET requests through a Flask test client and counts the SQL statements one
+    request runs, for the benchmarks of report and search pages."""
+
+    def __init__(self, app):
+        from trainer.db import db
+
+        self.statements = 0
+        with app.app_context():
+            sa.event.listen(db.engine, "before_cursor_execute", self._count)
+
+    def _count(self, *_args, **_kwargs) -> None:
+        self.statements += 1
+
+    def measure(self, client, url: str, repeats: int):
+        """Warm the page, count one request's statements, then time ``repeats`` requests.
+        Returns ``(timings in ms, the last response, statements per request)``."""
+        client.get(url)
+        self.statements = 0
+        response = client.get(url)
+        queries = self.statements
+        timings = []
+        for _ in range(repeats):
+            begun = time.perf_counter()
+            response = client.get(url)
+            timings.append((time.perf_counter() - begun) * 1000)
+        return timings, response, queries

@@ -18,7 +18,7 @@ import time
 
 import sqlalchemy as sa
 
-from bench.common import CSRF, on_postgres, percentile
+from bench.common import CSRF, PageTimer, on_postgres, percentile
 
 REPEATS = int(os.environ.get("BENCH_REPEATS", "15"))
 NOTE_ABOVE_MS = 1000
@@ -90,25 +90,11 @@ def run(database_url: str | None, label: str) -> None:
             config["DATABASE_URL"] = database_url
         app = create_app(config)
         values = load(app, label)
-        statements = {"count": 0}
-
-        def count(*_args, **_kwargs):
-            statements["count"] += 1
-
-        with app.app_context():
-            sa.event.listen(db.engine, "before_cursor_execute", count)
+        timer = PageTimer(app)
         clients = {email: signed_in(app, email) for email in (ADMIN, TRAINER, LA_OFFICER)}
         for name, email, path in PAGES:
-            client, url = clients[email], path.format(**values)
-            client.get(url)  # warm
-            statements["count"] = 0
-            response = client.get(url)
-            queries = statements["count"]
-            timings = []
-            for _ in range(REPEATS):
-                begun = time.perf_counter()
-                response = client.get(url)
-                timings.append((time.perf_counter() - begun) * 1000)
+            url = path.format(**values)
+            timings, response, queries = timer.measure(clients[email], url, REPEATS)
             p95 = percentile(timings, .95)
             status = "" if response.status_code == 200 else f", HTTP {response.status_code}"
             print(f"  {label} {name} ({url}): p50 {percentile(timings, .5):.0f} ms, "

@@ -64,17 +64,22 @@ def test_the_navigation_offers_awards_to_everyone(client):
     assert 'href="/awards/"' in client.get("/").get_data(as_text=True)
 
 
-def test_subject_access_lists_staff_audit_answers_and_panel_places(app, make_user):
-    setting_id = make_setting(app)
-    user_id, _email = make_staff(make_user, setting_id)
+def _staff_member_on_a_panel(app, make_user, need: int, member_type: MemberType) -> int:
+    """A member of a setting's staff who answered the staff audit and sits on a panel."""
+    user_id, _email = make_staff(make_user, make_setting(app))
     with app.app_context():
         db.session.add(StaffAuditAnswer(user_id=user_id, scheme_key=TEST_SCHEME,
-                                        criterion_key="families", need=3))
+                                        criterion_key="families", need=need))
         panel = Panel(name="North panel")
-        panel.members.append(PanelMember(user_id=user_id,
-                                         member_type=MemberType.PARENT_CARER.value))
+        panel.members.append(PanelMember(user_id=user_id, member_type=member_type.value))
         db.session.add(panel)
         db.session.commit()
+    return user_id
+
+
+def test_subject_access_lists_staff_audit_answers_and_panel_places(app, make_user):
+    user_id = _staff_member_on_a_panel(app, make_user, 3, MemberType.PARENT_CARER)
+    with app.app_context():
         data = privacy.user_data(db.session.get(User, user_id))
     assert data["Award staff audit"] == [
         {"scheme": TEST_SCHEME, "criterion": "families", "need": 3,
@@ -90,16 +95,8 @@ def test_nothing_held_means_no_section(app, make_user):
 
 
 def test_erasure_removes_audit_answers_and_panel_places_and_is_safe_twice(app, make_user):
-    setting_id = make_setting(app)
-    user_id, _email = make_staff(make_user, setting_id)
+    user_id = _staff_member_on_a_panel(app, make_user, 2, MemberType.PROFESSIONAL)
     with app.app_context():
-        db.session.add(StaffAuditAnswer(user_id=user_id, scheme_key=TEST_SCHEME,
-                                        criterion_key="families", need=2))
-        panel = Panel(name="North panel")
-        panel.members.append(PanelMember(user_id=user_id,
-                                         member_type=MemberType.PROFESSIONAL.value))
-        db.session.add(panel)
-        db.session.commit()
         user = db.session.get(User, user_id)
         assert privacy.erase_user(user) == ("Awards: 1 staff audit answers and 1 panel places "
                                             "removed")
