@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from markupsafe import Markup
 
-from trainer.plugins.confidence.charts import Bar, Group, bar_chart
+from trainer.charts import Bar, Group, bar_chart
 
 SVG = "{http://www.w3.org/2000/svg}"
 SERIES = ["Before", "After", "Follow-up"]

@@ -14,7 +14,7 @@ from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy.orm import selectinload
 
-from trainer import tokens
+from trainer import charts, tokens
 from trainer.access import (
     MANAGERS,
     course_or_403,
@@ -30,7 +30,7 @@ from trainer.catalogue import TrainingSession
 from trainer.db import db, utcnow, write_transaction
 from trainer.forms import BaseForm
 from trainer.people import Role, User
-from trainer.plugins.confidence import charts, filters, forms, report, service
+from trainer.plugins.confidence import filters, forms, report, service
 from trainer.plugins.confidence.models import (
     STAGE_TITLES,
     USED_LEARNING_LABELS,

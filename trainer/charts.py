@@ -1,6 +1,7 @@
-"""Accessible grouped horizontal bar charts of percentages, drawn as inline SVG on the server.
+"""Accessible horizontal bar charts drawn as inline SVG on the server: grouped bars of
+percentages (:func:`bar_chart`) and bars of counts (:func:`count_chart`).
 
-Promises of :func:`bar_chart`:
+Promises of both:
 
 * The result is well-formed XML: one ``<svg role="img">`` whose ``aria-labelledby`` names its
   ``<title>`` and ``<desc>``; every piece of caller text is XML-escaped (characters XML
@@ -25,7 +26,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from markupsafe import Markup, escape
 
-__all__ = ["Bar", "Group", "bar_chart", "format_percent"]
+__all__ = ["Bar", "Group", "bar_chart", "count_chart", "format_percent"]
 
 # (colour, pattern) per series, in order. Contrast against white: 5.2, 19.6, 6.2, 4.9 to 1.
 STYLES: tuple[tuple[str, str], ...] = (
@@ -62,6 +63,7 @@ class Bar:
     series: str
     percent: float | None
     note: str | None = None
+    label: str | None = None  # shown instead of the percentage (a count chart's value)
 
     def __post_init__(self) -> None:
         if self.percent is not None and not (0 <= self.percent <= 100):  # NaN fails too
@@ -92,6 +94,8 @@ def _n(value: float) -> str:
 
 
 def _bar_label(bar: Bar) -> str:
+    if bar.percent is not None and bar.label is not None:
+        return bar.label
     if bar.percent is not None:
         return format_percent(bar.percent)
     return bar.note or "no answers"
@@ -152,8 +156,12 @@ def _check(groups: list[Group], series: list[str], chart_id: str) -> None:
                 raise ValueError(f"percent must be between 0 and 100, not {bar.percent!r}")
 
 
+PERCENT_TICKS = tuple((tick, f"{tick}%") for tick in (0, 25, 50, 75, 100))
+
+
 def bar_chart(
-    title: str, groups: list[Group], series: list[str], chart_id: str, description: str = ""
+    title: str, groups: list[Group], series: list[str], chart_id: str, description: str = "",
+    ticks: tuple[tuple[float, str], ...] = PERCENT_TICKS, empty: str = "No answers yet",
 ) -> Markup:
     """Render ``groups`` as a grouped horizontal bar chart of percentages in inline SVG.
 
@@ -168,12 +176,12 @@ def bar_chart(
     title_id, desc_id = f"{chart_id}-title", f"{chart_id}-desc"
     extra = f" {description.strip()}" if description.strip() else ""
     if not groups:
-        desc = f"Bar chart with no answers yet.{extra}"
-        body = ['<text x="0" y="24">No answers yet</text>']
+        desc = f"Bar chart: {empty.lower()}.{extra}"
+        body = [f'<text x="0" y="24">{_text(empty)}</text>']
         height: float = 40
     else:
         desc = f"Bar chart. The same figures are in the table that follows.{extra}"
-        body, height = _body(groups, series, chart_id)
+        body, height = _body(groups, series, chart_id, ticks)
     return Markup(
         f'<svg xmlns="http://www.w3.org/2000/svg" class="app-chart" id="{chart_id}" '
         f'role="img" aria-labelledby="{title_id} {desc_id}" viewBox="0 0 {WIDTH} {_n(height)}" '
@@ -184,7 +192,9 @@ def bar_chart(
     )
 
 
-def _body(groups: list[Group], series: list[str], chart_id: str) -> tuple[list[str], float]:
+def _body(
+    groups: list[Group], series: list[str], chart_id: str, ticks: tuple[tuple[float, str], ...]
+) -> tuple[list[str], float]:
     """The legend, grid and bars of a non-empty chart, and the chart's total height."""
     legend, y = _legend(chart_id, series)
     out = [f"<defs>{''.join(_patterns(chart_id, len(series)))}</defs>", *legend]
@@ -214,12 +224,47 @@ def _body(groups: list[Group], series: list[str], chart_id: str) -> tuple[list[s
         rows.append("</g>")
         y += max(len(bars) * (BAR_H + BAR_GAP) - BAR_GAP, len(lines) * LINE_H) + GROUP_GAP
     bottom = y - GROUP_GAP + 6
-    for tick in (0, 25, 50, 75, 100):
+    for tick, label in ticks:
         x = PLOT_X + PLOT_W * tick / 100
         grid.append(
             f'<line x1="{_n(x)}" y1="{_n(grid_top)}" x2="{_n(x)}" y2="{_n(bottom)}" '
             f'stroke="{TEXT if tick == 0 else GRID}" stroke-width="1"/>'
             f'<text class="chart-tick" x="{_n(x)}" y="{_n(tick_y)}" '
-            f'text-anchor="middle">{tick}%</text>'
+            f'text-anchor="middle">{_text(label)}</text>'
         )
     return out + grid + rows, bottom + 8
+
+
+def nice_ceiling(value: float) -> int:
+    """A count chart's full scale: four times the smallest round step (1, 2, 2.5 or 5 times
+    a power of ten, whole) for which four steps reach ``value``; so the grid lines are round
+    numbers."""
+    power = 1
+    while True:
+        for step in (1, 2, 2.5, 5):
+            size = step * power
+            if size == int(size) and 4 * size >= value:
+                return int(4 * size)
+        power *= 10
+
+
+def count_chart(
+    title: str, items: list[tuple[str, int]], chart_id: str, series: str = "Count",
+    description: str = "", empty: str = "Nothing to show",
+) -> Markup:
+    """Render ``items`` (label, count) as horizontal bars of counts in inline SVG.
+
+    The scale runs from 0 to :func:`nice_ceiling` of the largest count, with five labelled
+    grid lines; each bar is labelled with its count ("1,234"). The same promises as
+    :func:`bar_chart` hold (escaping, ids, a ``<desc>`` pointing to the table). Raises
+    :class:`ValueError` for a negative count.
+    """
+    if any(count < 0 for _, count in items):
+        raise ValueError("counts cannot be negative")
+    top = nice_ceiling(max((count for _, count in items), default=0))
+    ticks = tuple((step * 25, f"{top * step // 4:,}") for step in range(5))
+    groups = [
+        Group(label, [Bar(series, 100 * count / top, label=f"{count:,}")])
+        for label, count in items
+    ]
+    return bar_chart(title, groups, [series], chart_id, description, ticks=ticks, empty=empty)
