@@ -41,9 +41,20 @@ def run_migrations_online():
     arguments = dict(current_app.extensions["migrate"].configure_args)
     arguments.setdefault("process_revision_directives", skip_empty_revisions)
     with db.engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=db.metadata, **arguments)
-        with context.begin_transaction():
-            context.run_migrations()
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Adding a column on SQLite copies the table and drops the old one; with foreign
+            # keys enforced, dropping it would run its ON DELETE actions (a training session's
+            # bookings deleted with it). The check is off while migrating and on again after.
+            # Straight to the driver: the pragma does nothing inside a transaction.
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+        try:
+            context.configure(connection=connection, target_metadata=db.metadata, **arguments)
+            with context.begin_transaction():
+                context.run_migrations()
+        finally:
+            if sqlite:
+                connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
 
 
 if context.is_offline_mode():
