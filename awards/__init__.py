@@ -78,6 +78,10 @@ def trainer_demo_data(rng, echo):
 
 @hookimpl
 def trainer_page_panels(page, obj, user):
+    if page == "la_dashboard" and obj is not None:
+        from awards import la_panel
+
+        return la_panel.la_dashboard_panel(obj)
     if page != "dashboard" or user is None or not getattr(user, "is_authenticated", False):
         return None
     from awards import dashboard

@@ -9,7 +9,15 @@ import platform
 import sys
 from datetime import UTC, datetime
 
-from bench import booking_rush, catalogue_search, confidence_analysis, demo_data, waiting_list_rush
+from bench import (
+    booking_rush,
+    catalogue_search,
+    confidence_analysis,
+    demo_data,
+    newsletter_send,
+    reporting,
+    waiting_list_rush,
+)
 from bench.common import failures
 
 BENCHMARKS = {
@@ -18,6 +26,8 @@ BENCHMARKS = {
     "catalogue_search": catalogue_search.main,
     "demo_data": demo_data.main,
     "confidence_analysis": confidence_analysis.main,
+    "reporting": reporting.main,
+    "newsletter_send": newsletter_send.main,
 }
 
 

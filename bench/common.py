@@ -268,15 +268,20 @@ class PageTimer:
     def _count(self, *_args, **_kwargs) -> None:
         self.statements += 1
 
-    def measure(self, client, url: str, repeats: int):
-        """Warm the page, count one request's statements, then time ``repeats`` requests.
+    def measure(self, client, url: str, repeats: int, before: Callable[[], None] | None = None):
+        """Warm the page, count one request's statements, then time ``repeats`` requests,
+        calling ``before()`` (untimed) ahead of each request when given.
         Returns ``(timings in ms, the last response, statements per request)``."""
         client.get(url)
+        if before:
+            before()
         self.statements = 0
         response = client.get(url)
         queries = self.statements
         timings = []
         for _ in range(repeats):
+            if before:
+                before()
             begun = time.perf_counter()
             response = client.get(url)
             timings.append((time.perf_counter() - begun) * 1000)

@@ -62,6 +62,12 @@ EXPECTED = {
     # manage (running training)
     "manage.index": "roles:admin,trainer",
     "reports.index": "roles:admin,trainer",
+    "reports.reach": "roles:admin,trainer",
+    "reports.reach_csv": "roles:admin,trainer",
+    "reports.oversubscription": "roles:admin,trainer",
+    "reports.oversubscription_csv": "roles:admin,trainer",
+    "reports.overview": "roles:admin",
+    "reports.overview_csv": "roles:admin",
     "manage.courses": "roles:admin,trainer",
     "manage.new_course": "roles:admin,trainer",
     "manage.edit_course": "roles:admin,trainer",
@@ -85,6 +91,10 @@ EXPECTED = {
     "admin.user": "roles:admin",
     "admin.user_data": "roles:admin",
     "admin.erase_user": "roles:admin",
+    "admin.user_access": "roles:admin",
+    "imports.index": "roles:admin",
+    "imports.template": "roles:admin",
+    "imports.upload": "roles:admin",
     # waiting list plugin
     "waiting_list.join": "signed_in",
     "waiting_list.leave": "signed_in",
@@ -145,6 +155,31 @@ EXPECTED = {
     "awards.withdraw_award": "roles:admin",
     "awards.celebration": "roles:admin",
     "awards.celebration_csv": "roles:admin",
+    # newsletter plugin: signing up and the links in its emails (the token is the key)
+    "newsletter.sign_up": "public",
+    "newsletter.check_email": "public",
+    "newsletter.confirm": "public",
+    "newsletter.preferences": "public",
+    "newsletter.unsubscribe": "public",
+    "newsletter.resubscribe": "public",
+    "newsletter.my_subscription": "signed_in",
+    # newsletter: administrators
+    "newsletter.admin_index": "roles:admin",
+    "newsletter.compose": "roles:admin",
+    "newsletter.edit_campaign": "roles:admin",
+    "newsletter.campaign": "roles:admin",
+    "newsletter.test_send": "roles:admin",
+    "newsletter.send_campaign": "roles:admin",
+    # local authority dashboards (ownership of the LA checked in the view)
+    "la.index": "roles:admin,la_officer",
+    "la.dashboard": "roles:admin,la_officer",
+    "la.table": "roles:admin,la_officer",
+    "la.table_csv": "roles:admin,la_officer",
+    # bespoke session requests
+    "la.requests": "roles:la_officer",
+    "la.new_request": "roles:la_officer",
+    "session_requests.index": "roles:admin",
+    "session_requests.detail": "roles:admin",
 }
 
 

@@ -28,7 +28,7 @@ NAV_LINK = re.compile(r'<a[^>]*href="/example/"[^>]*>\s*Example\s*</a>')
 
 
 # The plugins that ship with trainer, loaded through the same entry points.
-BUILT_IN = ["awards", "confidence", "waiting_list"]
+BUILT_IN = ["awards", "confidence", "newsletter", "waiting_list"]
 
 
 def loaded(app) -> dict[str, dict]:

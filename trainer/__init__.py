@@ -86,7 +86,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.jinja_env.bytecode_cache = _bytecode_cache
 
     # Importing the model modules makes every table known to the metadata and migrations.
-    from trainer import access, booking, catalogue, hooks, mail, people  # noqa: F401
+    from trainer import access, booking, catalogue, hooks, mail, people, reports  # noqa: F401
     from trainer.db import configure_engine, db
     from trainer.people import load_user
 

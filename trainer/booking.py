@@ -18,7 +18,7 @@ from datetime import datetime, time, timedelta
 
 import sqlalchemy as sa
 from flask import current_app, url_for
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from trainer import calendar, hooks, mail
 from trainer.catalogue import Meeting, SessionStatus, TrainingSession
@@ -30,7 +30,9 @@ from trainer.db import (
     utcnow,
     write_transaction,
 )
-from trainer.people import User
+from trainer.people import Setting, User
+
+PRACTITIONERS, PARENTS_CARERS = "practitioners", "parents_carers"
 
 
 class BookingStatus(enum.StrEnum):
@@ -40,12 +42,27 @@ class BookingStatus(enum.StrEnum):
 
 class Booking(db.Model):
     """A person's place on a training session. One person, one booking per session: booking
-    again after cancelling confirms the same row again."""
+    again after cancelling confirms the same row again.
+
+    For reach reports a booking also records whether the person attended any meeting
+    (``attended``) and where they came from: their setting, local authority and audience
+    (practitioner, or parent or carer) as they were when they booked, updated whenever their
+    attendance is recorded. So a person who later moves still counts where they were when
+    they trained. These columns are kept by the engine (:func:`refresh_reach` runs after every
+    flush that adds a booking or changes an attendance mark); code writing bookings or marks
+    with bulk statements calls :func:`refresh_reach` itself.
+    """
 
     __tablename__ = "booking"
     __table_args__ = (
         sa.UniqueConstraint("training_session_id", "user_id"),
         sa.Index("ix_booking_session_status", "training_session_id", "status"),
+        # Covers the reach reports: a session's attendances and where they came from.
+        sa.Index("ix_booking_reach", "training_session_id", "attended", "user_id",
+                 "local_authority_id", "audience", "setting_id"),
+        # Covers the LA dashboard: one local authority's attendances.
+        sa.Index("ix_booking_la_attended", "local_authority_id", "attended",
+                 "training_session_id", "user_id", "setting_id", "share_with_la"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     training_session_id: Mapped[int] = mapped_column(
@@ -62,6 +79,13 @@ class Booking(db.Model):
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancel_reason: Mapped[str | None] = mapped_column(sa.Text)
     sequence: Mapped[int] = mapped_column(default=0)
+    attended: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    setting_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("setting.id", ondelete="SET NULL")
+    )
+    local_authority_id: Mapped[int | None] = mapped_column(sa.ForeignKey("local_authority.id"))
+    audience: Mapped[str] = mapped_column(sa.String(20), default=PRACTITIONERS,
+                                          server_default=PRACTITIONERS)
 
     training_session: Mapped[TrainingSession] = relationship()
     user: Mapped[User] = relationship()
@@ -127,6 +151,108 @@ class Reminder(db.Model):
     )
     kind: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# -- reach columns --------------------------------------------------------------------------------
+
+
+def _reach_update() -> sa.Update:
+    """``UPDATE booking`` setting the reach columns from the marks and the person now."""
+    table, marks = Booking.__table__, Attendance.__table__
+    users, settings = User.__table__, Setting.__table__
+    person = sa.select(users).where(users.c.id == table.c.user_id)
+    setting_la = (
+        sa.select(settings.c.local_authority_id)
+        .where(settings.c.id == users.c.setting_id)
+        .scalar_subquery()
+    )
+    return table.update().values(
+        attended=sa.select(marks.c.id)
+        .where(marks.c.booking_id == table.c.id, marks.c.attended.is_(True))
+        .exists(),
+        setting_id=person.with_only_columns(users.c.setting_id).scalar_subquery(),
+        local_authority_id=person.with_only_columns(
+            sa.func.coalesce(setting_la, users.c.local_authority_id)
+        ).scalar_subquery(),
+        audience=person.with_only_columns(
+            sa.case((users.c.job_role == "parent_carer", PARENTS_CARERS), else_=PRACTITIONERS)
+        ).scalar_subquery(),
+    )
+
+
+def _reach_update_all() -> sa.Update:
+    """The same as :func:`_reach_update` for every booking, joining the people once
+    (``UPDATE ... FROM``) instead of looking each one up: minutes faster for a national
+    database."""
+    table, marks = Booking.__table__, Attendance.__table__
+    users, settings = User.__table__, Setting.__table__
+    person = (
+        sa.select(
+            users.c.id,
+            users.c.setting_id,
+            sa.func.coalesce(settings.c.local_authority_id, users.c.local_authority_id).label(
+                "local_authority_id"),
+            sa.case((users.c.job_role == "parent_carer", PARENTS_CARERS),
+                    else_=PRACTITIONERS).label("audience"),
+        )
+        .outerjoin(settings, settings.c.id == users.c.setting_id)
+        .subquery("person")
+    )
+    return (
+        table.update()
+        .where(table.c.user_id == person.c.id)
+        .values(
+            attended=sa.select(marks.c.id)
+            .where(marks.c.booking_id == table.c.id, marks.c.attended.is_(True))
+            .exists(),
+            setting_id=person.c.setting_id,
+            local_authority_id=person.c.local_authority_id,
+            audience=person.c.audience,
+        )
+    )
+
+
+def refresh_reach(booking_ids: list[int] | None = None, connection=None) -> None:
+    """Set ``attended``, ``setting_id``, ``local_authority_id`` and ``audience`` of the
+    bookings ``booking_ids`` (every booking when ``None``) from their attendance marks and
+    their person as they are now, in the caller's transaction."""
+    connection = connection or db.session.connection()
+    if booking_ids is None:
+        connection.execute(_reach_update_all())
+        return
+    ordered = sorted(set(booking_ids))
+    for start in range(0, len(ordered), 5000):
+        connection.execute(
+            _reach_update().where(Booking.__table__.c.id.in_(ordered[start:start + 5000]))
+        )
+
+
+_STALE_KEY = "trainer.booking.reach_refreshed"
+
+
+@sa.event.listens_for(Session, "after_flush")
+def _refresh_reach_after_flush(session: Session, _context) -> None:
+    """New bookings and changed attendance marks update their bookings' reach columns."""
+    ids = {obj.id for obj in session.new if isinstance(obj, Booking)}
+    ids |= {
+        obj.booking_id
+        for obj in (*session.new, *session.dirty)
+        if isinstance(obj, Attendance) and obj.booking_id is not None
+    }
+    if ids:
+        refresh_reach(list(ids), session.connection())
+        session.info.setdefault(_STALE_KEY, set()).update(ids)
+
+
+@sa.event.listens_for(Session, "after_flush_postexec")
+def _expire_refreshed(session: Session, _context) -> None:
+    """Loaded bookings read their new reach columns again on next access."""
+    ids = session.info.pop(_STALE_KEY, None)
+    if not ids:
+        return
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, Booking) and obj.id in ids:
+            session.expire(obj, ["attended", "setting_id", "local_authority_id", "audience"])
 
 
 # -- outcomes -------------------------------------------------------------------------------------

@@ -220,6 +220,9 @@ class TrainingSession(db.Model):
         sa.CheckConstraint("capacity >= 0", name="capacity_not_negative"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
+    # An identifier people outside the service use for the session ("EYIP-2026-041"), stored
+    # upper-case; CSV imports match sessions by it (trainer.imports).
+    reference: Mapped[str | None] = mapped_column(sa.String(40), unique=True)
     course_id: Mapped[int] = mapped_column(sa.ForeignKey("course.id"), index=True)
     capacity: Mapped[int] = mapped_column()
     mode: Mapped[str] = mapped_column(sa.String(20), default=Mode.IN_PERSON)

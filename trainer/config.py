@@ -61,6 +61,19 @@ def convert(name: str, raw: str, default: Any) -> Any:
     return raw
 
 
+def number_setting(name: str, default: int) -> int:
+    """The current app's config value ``name`` as a whole number (``default`` when unset), for
+    plugins whose defaults live with them; a value that is not a number raises
+    :class:`ValueError` naming it."""
+    from flask import current_app
+
+    value = current_app.config.get(name, default)
+    try:
+        return int(value)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{name} must be a whole number, not {value!r}") from error
+
+
 def from_environment(defaults: dict[str, Any], environ: dict[str, str] | None = None) -> dict:
     """Return the ``TRAINER_*`` variables found in ``environ`` as config values."""
     environ = os.environ if environ is None else environ
@@ -76,3 +89,12 @@ def from_environment(defaults: dict[str, Any], environ: dict[str, str] | None = 
 TWILIGHT_FROM = "17:00"  # London time; weekday sessions starting then or later are "twilight"
 REMINDER_HOURS_BEFORE = 48
 ONLINE_REMINDER_HOURS_BEFORE = 1
+
+# CSV imports (Administration → Imports): the largest file accepted, in bytes, and the most
+# rows of data in one file.
+IMPORT_MAX_BYTES = 5 * 1024 * 1024
+IMPORT_MAX_ROWS = 10_000
+
+# Reports: keep reach figures and the national overview in each process until a change moves
+# them (see trainer/reports.py). Switch off only to measure the work behind them.
+REPORT_CACHE = True

@@ -38,7 +38,7 @@ class Scale:
 
 
 SCALES = {
-    "small": Scale(settings=300, users=200, training_sessions=80, bookings=1200),
+    "small": Scale(settings=300, users=200, training_sessions=120, bookings=1800),
     "national": Scale(
         settings=60_000, users=300_000, training_sessions=20_000, bookings=600_000
     ),
@@ -223,6 +223,9 @@ def create(scale_name: str = "small", seed: int = 2026, echo=print) -> dict[str,
     training = demo_training.create(
         rng, scale.training_sessions, scale.bookings, echo=echo
     )
+    from trainer import demo_la
+
+    training.update(demo_la.create(echo=echo))
     for made in hooks.call("trainer_demo_data", rng=rng, echo=echo):
         training.update(made or {})
     db.session.commit()

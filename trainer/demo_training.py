@@ -1,4 +1,5 @@
-"""Demo training: courses on the usual topics, venues, a term of sessions and bookings.
+"""Demo training: courses on the usual topics, venues, a past year and a coming term of
+sessions, bookings, and registers for what has already happened.
 
 Written with bulk inserts so that the national scale (about 20,000 training sessions and
 600,000 bookings) takes minutes. Bookings here are demo data written straight into the
@@ -8,6 +9,7 @@ tables, never beyond a session's capacity; real bookings always go through the e
 from __future__ import annotations
 
 import random
+from collections import Counter
 from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
@@ -113,7 +115,12 @@ def create(rng: random.Random, sessions: int, bookings: int, echo=print) -> dict
     for number in range(sessions):
         course, parts = courses[number % len(courses)] if number < len(courses) * 3 else \
             rng.choice(courses)
-        day = term_start + timedelta(weeks=rng.randrange(weeks), days=rng.randrange(5))
+        if number >= len(courses) * 3 and number % 2:
+            # Half of the rest ran in the past year, so reports have a year to show.
+            day = today - timedelta(days=rng.randrange(14, 365))
+            day -= timedelta(days=max(0, day.weekday() - 4))
+        else:
+            day = term_start + timedelta(weeks=rng.randrange(weeks), days=rng.randrange(5))
         twilight = rng.random() < 0.5
         start_clock, end_clock = rng.choice(TWILIGHT if twilight else DAYTIME)
         mode = rng.choices(["in_person", "online", "hybrid"], [5, 4, 1])[0]
@@ -133,6 +140,7 @@ def create(rng: random.Random, sessions: int, bookings: int, echo=print) -> dict
             "ended_handled_at": ends if ends < now else None,
         })
         meeting_plans.append((days, start_clock, end_clock, venue_id, mode))
+    _give_references(session_rows, {course.id: course for course, _ in courses})
     table = TrainingSession.__table__
     before = _max_id(table)
     _insert(table, session_rows)
@@ -162,8 +170,29 @@ def create(rng: random.Random, sessions: int, bookings: int, echo=print) -> dict
     echo(f"  {made} bookings")
     marks = _registers(rng, now)
     echo(f"  {marks} attendance marks on past meetings")
+    from trainer.booking import refresh_reach
+    from trainer.db import is_sqlite
+
+    if not is_sqlite():
+        # Fresh statistics, or PostgreSQL may plan the update below as if the tables it has
+        # just filled were empty (and take many minutes over it).
+        db.session.execute(sa.text("ANALYZE"))
+    refresh_reach()  # bookings written in bulk: who attended, and from where
     return {"courses": len(courses), "training_sessions": len(session_ids), "bookings": made,
             "attendance_marks": marks}
+
+
+def _give_references(session_rows: list[dict], courses: dict[int, Course]) -> None:
+    """A reference for each session, like ``EYIP-2026-041``: its delivery partner's initials,
+    the year it starts and its number among that partner's sessions of the year, by date."""
+    numbers: Counter[tuple[str, int]] = Counter()
+    codes = {course_id: "".join(word[0] for word in course.delivery_partner.name.split()
+                                if word[0].isupper())
+             for course_id, course in courses.items()}
+    for row in sorted(session_rows, key=lambda row: row["starts_at"]):
+        key = (codes[row["course_id"]], row["starts_at"].astimezone(LONDON).year)
+        numbers[key] += 1
+        row["reference"] = f"{key[0]}-{key[1]}-{numbers[key]:03d}"
 
 
 def _registers(rng: random.Random, now: datetime) -> int:
@@ -209,10 +238,11 @@ def _bookings(rng: random.Random, session_ids, session_rows, wanted: int) -> int
         if demo_practitioner and position in (3, 10) and count < row["capacity"]:
             people.append(demo_practitioner)
         for user_id in people:
+            booked = min(now, row["starts_at"] - timedelta(days=rng.randrange(2, 40)))
             rows.append({
                 "training_session_id": session_id, "user_id": user_id, "status": "confirmed",
-                "access_needs": "", "share_with_la": rng.random() < 0.7, "created_at": now,
-                "confirmed_at": now, "sequence": 0,
+                "access_needs": "", "share_with_la": rng.random() < 0.7, "created_at": booked,
+                "confirmed_at": booked, "sequence": 0,
             })
         if len(rows) >= BATCH:
             _insert(Booking.__table__, rows)

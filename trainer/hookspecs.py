@@ -64,8 +64,13 @@ def trainer_page_panels(page, obj, user):
     :param page: the page's name: ``"dashboard"`` (the signed-in home page; ``obj`` is
         ``None``), ``"profile"`` (``obj`` is the user), ``"session"`` (the public page of a
         training session; ``obj`` is the session), ``"booking"`` (one of the person's
-        bookings), ``"my_training"`` (``obj`` is ``None``) and ``"manage_session"`` (the
-        trainers' page of a session).
+        bookings), ``"my_training"`` (``obj`` is ``None``), ``"manage_session"`` (the
+        trainers' page of a session), ``"home"`` (the start page visitors see; ``obj`` and
+        ``user`` are ``None``), ``"admin"`` (the administration page; ``obj`` is
+        ``None``) and ``"la_dashboard"`` (a local authority's dashboard of take-up, seen by
+        its LA officers and by administrators; ``obj`` is the
+        :class:`trainer.people.LocalAuthority`: show only figures about people from it,
+        aggregated, as the viewer may see them).
     :param obj: the object the page shows, or ``None``.
     :param user: the signed-in user, or ``None``.
     :return: a list of :class:`trainer.hooks.Panel` (``title``, ``html`` — already-escaped
@@ -231,6 +236,41 @@ def trainer_report_sections(user):
     :return: a list of :class:`trainer.hooks.ReportSection` (``title``, ``html`` — already
         escaped markup with headline figures — optional ``url`` of the full report and
         ``order``).
+    """
+
+
+@hookspec
+def trainer_people_waiting(training_session_ids):
+    """Say how many people are waiting for places on training sessions.
+
+    Called by the oversubscription report and the national overview, with at most 5000 ids at
+    a time. The core adds up the answers of every plugin; when no plugin answers, the reports
+    leave out their "People waiting" column rather than show zeros.
+
+    :param training_session_ids: a list of :class:`trainer.catalogue.TrainingSession` ids.
+    :return: a dict of session id to the number of people waiting (sessions with nobody
+        waiting may be left out), or ``None``.
+    """
+
+
+# -- imports --------------------------------------------------------------------------------------
+
+
+@hookspec
+def trainer_importers():
+    """Add kinds of CSV import to **Administration → Imports** (``/admin/imports/``).
+
+    Called each time the list of imports is needed (the imports pages and every upload), in
+    a request. Each importer's format (its columns, key and template) is shown to
+    administrators, and :func:`trainer.imports.run` does the reading, the header check, the
+    all-or-nothing transaction and the counts: the importer checks its rows and writes them.
+
+    :return: a list of :class:`trainer.imports.Importer` instances. Each ``kind`` (a slug in
+        the page's address) must be unique: one already taken by the core or an earlier
+        plugin is left out. ``validate(rows, context)`` must report every problem and write
+        nothing that matters; ``apply(rows, context)`` must match rows to stored records by
+        the importer's stated ``key``, so importing the same file twice changes nothing, and
+        must not commit.
     """
 
 

@@ -14,6 +14,7 @@ import base64
 import enum
 import json
 import logging
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -43,7 +44,8 @@ class OutboxMessage(db.Model):
     """One email waiting to be sent, being sent, sent or given up on.
 
     ``attachments`` is a JSON list of ``{"filename", "content_type", "content"}`` with the
-    content base64-encoded.
+    content base64-encoded; ``headers`` a JSON object of extra header names and values (say
+    ``List-Unsubscribe``) that every transport sends.
     """
 
     __tablename__ = "outbox_message"
@@ -55,6 +57,7 @@ class OutboxMessage(db.Model):
     text_body: Mapped[str] = mapped_column(sa.Text)
     html_body: Mapped[str | None] = mapped_column(sa.Text)
     attachments: Mapped[str] = mapped_column(sa.Text, default="[]")
+    headers: Mapped[str] = mapped_column(sa.Text, default="{}", server_default="{}")
     message_id: Mapped[str] = mapped_column(sa.String(200), unique=True)
     status: Mapped[str] = mapped_column(sa.String(20), default=MailStatus.QUEUED)
     attempts: Mapped[int] = mapped_column(default=0)
@@ -67,6 +70,9 @@ class OutboxMessage(db.Model):
     def attachment_list(self) -> list[dict[str, str]]:
         return json.loads(self.attachments or "[]")
 
+    def header_map(self) -> dict[str, str]:
+        return json.loads(self.headers or "{}")
+
 
 @dataclass(frozen=True)
 class Attachment:
@@ -77,6 +83,33 @@ class Attachment:
     content: bytes
 
 
+# Headers the transports set themselves; extra headers may not replace them.
+RESERVED_HEADERS = frozenset({
+    "from", "to", "cc", "bcc", "subject", "message-id", "date", "reply-to", "sender",
+    "content-type", "content-transfer-encoding", "mime-version",
+})
+HEADER_NAME = re.compile(r"^[!-9;-~]+$")  # printable ASCII without a colon (RFC 5322)
+
+
+def check_headers(headers: dict[str, str] | None) -> dict[str, str]:
+    """``headers`` as a plain dict, refusing names the transports set themselves, names that
+    are not RFC 5322 field names and values with line breaks (header injection)."""
+    checked: dict[str, str] = {}
+    for name, value in (headers or {}).items():
+        if not HEADER_NAME.match(name) or name.lower() in RESERVED_HEADERS:
+            raise ValueError(f"{name!r} cannot be given as an extra email header")
+        value = str(value)
+        if "\r" in value or "\n" in value:
+            raise ValueError(f"the {name} header must be on one line")
+        checked[name] = value
+    return checked
+
+
+def _message_id() -> str:
+    domain = current_app.config["MAIL_FROM"].rpartition("@")[2] or "localhost"
+    return make_msgid(idstring=uuid.uuid4().hex[:12], domain=domain)
+
+
 def queue(
     recipient: str,
     subject: str,
@@ -84,12 +117,13 @@ def queue(
     html_body: str | None = None,
     attachments: list[Attachment] | tuple[Attachment, ...] = (),
     recipient_name: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> OutboxMessage:
     """Add an email to the outbox in the caller's transaction and return it.
 
-    The email is sent only if that transaction commits; it is never sent twice.
+    The email is sent only if that transaction commits; it is never sent twice. ``headers``
+    are extra header fields (``{"List-Unsubscribe": "<https://...>"}``) every transport sends.
     """
-    domain = current_app.config["MAIL_FROM"].rpartition("@")[2] or "localhost"
     message = OutboxMessage(
         recipient=recipient,
         recipient_name=recipient_name,
@@ -106,12 +140,49 @@ def queue(
                 for item in attachments
             ]
         ),
-        message_id=make_msgid(idstring=uuid.uuid4().hex[:12], domain=domain),
+        headers=json.dumps(check_headers(headers)),
+        message_id=_message_id(),
         status=MailStatus.QUEUED,
         next_attempt_at=utcnow(),
     )
     db.session.add(message)
     return message
+
+
+def queue_many(messages: list[dict[str, Any]]) -> list[int]:
+    """Add many text emails to the outbox at once, in the caller's transaction, and return
+    their ids in the order given: one multi-row ``INSERT`` instead of one per message, for
+    mail sent in bulk (a newsletter).
+
+    Each item has ``recipient``, ``subject`` and ``text_body``, and optionally
+    ``recipient_name`` and ``headers``; as with :func:`queue`, nothing is sent unless the
+    transaction commits.
+    """
+    if not messages:
+        return []
+    now = utcnow()
+    rows = [
+        {
+            "recipient": item["recipient"],
+            "recipient_name": item.get("recipient_name"),
+            "subject": item["subject"],
+            "text_body": item["text_body"],
+            "html_body": None,
+            "attachments": "[]",
+            "headers": json.dumps(check_headers(item.get("headers"))),
+            "message_id": _message_id(),
+            "status": MailStatus.QUEUED.value,
+            "attempts": 0,
+            "created_at": now,
+            "next_attempt_at": now,
+        }
+        for item in messages
+    ]
+    inserted = db.session.execute(
+        sa.insert(OutboxMessage).returning(OutboxMessage.id, sort_by_parameter_order=True),
+        rows,
+    )
+    return list(inserted.scalars())
 
 
 def build_email(message: OutboxMessage, config: dict[str, Any]) -> EmailMessage:
@@ -121,6 +192,8 @@ def build_email(message: OutboxMessage, config: dict[str, Any]) -> EmailMessage:
     email["To"] = formataddr((message.recipient_name or "", message.recipient))
     email["Subject"] = message.subject
     email["Message-ID"] = message.message_id
+    for name, value in message.header_map().items():
+        email[name] = value
     email.set_content(message.text_body)
     if message.html_body:
         email.add_alternative(message.html_body, subtype="html")
@@ -210,7 +283,7 @@ class SendGridTransport:
             "from": {"email": self.config["MAIL_FROM"], "name": self.config["MAIL_FROM_NAME"]},
             "subject": message.subject,
             "content": content,
-            "headers": {"Message-ID": message.message_id},
+            "headers": {"Message-ID": message.message_id, **message.header_map()},
             "custom_args": {"outbox_id": str(message.id)},
         }
         attachments = [
@@ -386,13 +459,14 @@ def link_context():
                                             method="POST")
 
 
-def send_template(recipient, subject: str, name: str, attachments=(), **context) -> OutboxMessage:
+def send_template(recipient, subject: str, name: str, attachments=(), headers=None,
+                  **context) -> OutboxMessage:
     """Queue the email ``name`` to ``recipient`` (anything with ``email`` and ``name``) in the
     current transaction.
 
     The text body comes from ``templates/emails/<name>.txt`` and, when it exists, the HTML body
     from ``templates/emails/<name>.html``; both see ``user`` (the recipient), ``subject``,
-    ``service_name`` and ``context``.
+    ``service_name`` and ``context``. ``headers`` are extra header fields (see :func:`queue`).
     """
     from flask import render_template
     from jinja2 import TemplateNotFound
@@ -412,4 +486,5 @@ def send_template(recipient, subject: str, name: str, attachments=(), **context)
         text_body=text,
         html_body=html,
         attachments=attachments,
+        headers=headers,
     )

@@ -11,6 +11,8 @@ can sign in as it. Bookings and attendance marks stay, so every count is the sam
 the person's own words on them (access needs, a cancellation reason) go. The local authority
 the person was counted in stays as the account's area, so figures by area do not change; their
 setting, job role and delivery partner go. Mail addressed to them is deleted from the outbox.
+Requests for bespoke sessions they made stay, for their local authority, without the link to
+them or their notes (:func:`trainer.bespoke.forget_person`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import secrets
 
 import sqlalchemy as sa
 
-from trainer import hooks
+from trainer import bespoke, hooks
 from trainer.booking import Attendance, Booking
 from trainer.catalogue import Meeting
 from trainer.db import db, write_transaction
@@ -32,6 +34,7 @@ from trainer.people import Role, User, UserRole
 
 ERASED_NAME = "Erased account"
 CSV_COLUMNS = ("section", "record", "field", "value")
+REQUESTS_SECTION = "Your requests for bespoke sessions"
 
 
 def erased_email(user_id: int) -> str:
@@ -48,7 +51,8 @@ def _iso(moment) -> str | None:
 
 
 def core_data(user: User) -> dict[str, list[dict]]:
-    """The core's own records about ``user``: the account, bookings and attendance marks."""
+    """The core's own records about ``user``: the account, bookings and attendance marks, and
+    the requests for bespoke sessions they made (a section only when there are some)."""
     area = user.area
     account = {
         "name": user.name,
@@ -93,8 +97,12 @@ def core_data(user: User) -> dict[str, list[dict]]:
                 "attended": mark.attended,
                 "recorded_at": _iso(mark.recorded_at),
             })
-    return {"Your account": [account], "Your bookings": bookings,
+    data = {"Your account": [account], "Your bookings": bookings,
             "Your attendance": attendance}
+    requests = bespoke.user_data(user)
+    if requests:
+        data[REQUESTS_SECTION] = requests
+    return data
 
 
 def user_data(user: User) -> dict[str, list[dict]]:
@@ -161,6 +169,7 @@ def erase_user(user: User, by: User | None = None) -> list[str]:
             sa.select(sa.func.count()).select_from(Attendance)
             .join(Booking, Booking.id == Attendance.booking_id)
             .where(Booking.user_id == user_id))
+        requests = bespoke.forget_person(user_id)
         erased_mail = _erase_mail(old_email)
         if user.email != erased_email(user_id):
             # The hash of a random secret that is thrown away: no password matches it, and
@@ -182,7 +191,9 @@ def erase_user(user: User, by: User | None = None) -> list[str]:
         summaries.append(
             f"Account: name, email address, password, setting and role removed; "
             f"{len(bookings)} bookings and {marks} attendance marks kept without their notes; "
-            f"{erased_mail} emails to them deleted")
+            f"{erased_mail} emails to them deleted"
+            + (f"; {requests} requests for bespoke sessions kept without their name or notes"
+               if requests else ""))
     return summaries
 
 

@@ -30,13 +30,19 @@ def register_blueprints(app: Flask) -> None:
         auth,
         bookings,
         catalogue,
+        imports,
+        la,
         manage,
         pages,
         reports,
+        session_requests,
     )
 
     limiter.init_app(app)
-    for module in (pages, auth, account, catalogue, bookings, manage, reports, api, admin):
+    for module in (pages, auth, account, catalogue, bookings, manage, reports, api, admin,
+                   imports):
+        app.register_blueprint(module.bp)
+    for module in (la, session_requests):
         app.register_blueprint(module.bp)
     with app.app_context():
         for result in hooks.call("trainer_blueprints"):
@@ -89,6 +95,8 @@ def nav_items(user) -> list[NavItem]:
         if user.has_role("trainer", "admin"):
             items.append(NavItem("Manage training", url_for("manage.index"), 30))
             items.append(NavItem("Reports", url_for("reports.index"), 70))
+        if user.has_role("la_officer"):
+            items.append(NavItem("Your area", url_for("la.index"), 55))
         items.append(NavItem("Your account", url_for("account.profile"), 80))
         if user.has_role("admin"):
             items.append(NavItem("Administration", url_for("admin.index"), 90))

@@ -36,6 +36,7 @@ from trainer.people import (
     ROLES_WITHOUT_SETTING,
     SETTING_TYPE_LABELS,
     LocalAuthority,
+    Role,
     Setting,
     User,
     find_user_by_email,
@@ -162,20 +163,29 @@ def profile():
 @bp.route("/details", methods=["GET", "POST"])
 @signed_in
 def details():
-    """Change your name, job role and local authority."""
+    """Change your name, job role and local authority.
+
+    An LA officer's local authority decides which area's figures they see, so only an
+    administrator changes it: the field is left off their form and anything posted for it is
+    ignored."""
     user = current_user
+    officer = user.has_role(Role.LA_OFFICER)
     form = DetailsForm(
         obj=user,
         data={"local_authority": str(user.local_authority_id or "")}
         if request.method == "GET"
         else None,
     )
-    form.local_authority.choices = local_authority_choices("Select a local authority")
+    if officer:
+        del form.local_authority
+    else:
+        form.local_authority.choices = local_authority_choices("Select a local authority")
     if form.validate_on_submit():
         user.name = form.name.data
         user.job_role = form.job_role.data
-        chosen = form.local_authority.data
-        user.local_authority_id = int(chosen) if chosen else None
+        if not officer:
+            chosen = form.local_authority.data
+            user.local_authority_id = int(chosen) if chosen else None
         if user.job_role == "parent_carer":
             user.setting_id = None
         db.session.commit()
@@ -183,7 +193,7 @@ def details():
         if user.job_role not in ROLES_WITHOUT_SETTING and user.setting_id is None:
             return redirect(url_for("account.choose_setting"))
         return redirect(url_for("account.profile"))
-    return render_template("account/details.html", form=form)
+    return render_template("account/details.html", form=form, officer=officer)
 
 
 def search_settings(query: str) -> list[Setting]:

@@ -31,7 +31,7 @@ def home():
     """The start page."""
     if current_user.is_authenticated:
         return redirect(url_for("pages.dashboard"))
-    return render_template("pages/home.html")
+    return render_template("pages/home.html", panels=page_panels("home", None, None))
 
 
 @bp.route("/dashboard")

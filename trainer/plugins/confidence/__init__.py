@@ -10,8 +10,11 @@ that talks to the core only through hooks and public functions. Disable it
   training goes to those marked attended, once the session has ended.
 * ``trainer_tick``: follow-up questionnaires weeks later; answers detached from people after
   the retention period.
-* ``trainer_page_panels``: links on the booking page, My training and the trainers' session page.
+* ``trainer_page_panels``: links on the booking page, My training and the trainers' session page;
+  confidence change for people from the area on a local authority's dashboard
+  (:mod:`.la_panel`).
 * ``trainer_user_data`` / ``trainer_erase_user``: subject access and erasure.
+* ``trainer_importers``: questionnaire answers from a CSV file (:mod:`.importer`).
 
 The rules live in :mod:`.service`, the statistics in :mod:`.analysis`, the figures for a scope in
 :mod:`.report`, the pages in :mod:`.views` and the panels on core pages in :mod:`.panels`.
@@ -95,6 +98,10 @@ def trainer_page_panels(page, obj, user):
         return panels.my_training_panel(user)
     if page == "manage_session":
         return panels.manage_session_panel(obj)
+    if page == "la_dashboard":
+        from trainer.plugins.confidence import la_panel
+
+        return la_panel.la_dashboard_panel(obj, user)
     return None
 
 
@@ -115,6 +122,13 @@ def trainer_user_data(user):
 @hookimpl
 def trainer_erase_user(user):
     return privacy.erase_user(user)
+
+
+@hookimpl
+def trainer_importers():
+    from trainer.plugins.confidence.importer import QuestionnaireAnswersImporter
+
+    return [QuestionnaireAnswersImporter()]
 
 
 @hookimpl

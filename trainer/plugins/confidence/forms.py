@@ -11,6 +11,7 @@ from trainer.plugins.confidence import service
 from trainer.plugins.confidence.models import (
     RECORDED_HOW_LABELS,
     USED_LEARNING_LABELS,
+    RecordedHow,
     Response,
     Stage,
     Statement,
@@ -19,6 +20,8 @@ from trainer.plugins.confidence.models import (
 
 TEXT_LENGTH = Length(max=service.TEXT_MAX,
                      message=f"Answers must be {service.TEXT_MAX:,} characters or fewer")
+# How a trainer may say they collected answers ("imported" is for CSV imports only).
+ON_BEHALF = (RecordedHow.PAPER, RecordedHow.IN_ROOM)
 
 
 
@@ -54,7 +57,8 @@ def questionnaire_form(statements: list[Statement], stage: Stage, on_behalf: boo
         "Any other comments? (optional)", filters=[strip], validators=[Optional(), TEXT_LENGTH])
     if on_behalf:
         QuestionnaireForm.recorded_how = RadioField(
-            "How were these answers collected?", choices=choices(RECORDED_HOW_LABELS.items()),
+            "How were these answers collected?",
+            choices=choices((how, RECORDED_HOW_LABELS[how]) for how in ON_BEHALF),
             validators=[InputRequired(message="Say how these answers were collected")])
     form = QuestionnaireForm()
     if previous is not None and request.method != "POST":

@@ -78,11 +78,13 @@ USED_LEARNING_LABELS = {
 class RecordedHow(enum.StrEnum):
     PAPER = "paper"
     IN_ROOM = "in_room"
+    IMPORTED = "imported"  # from a CSV file (Administration → Imports), never from the form
 
 
 RECORDED_HOW_LABELS = {
     RecordedHow.PAPER: "From a paper form",
     RecordedHow.IN_ROOM: "Asked in the room",
+    RecordedHow.IMPORTED: "Imported from a file",
 }
 
 

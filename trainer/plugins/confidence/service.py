@@ -83,21 +83,29 @@ def ensure_statements(course: Course) -> None:
         sa.select(sa.exists().where(Statement.kind == StatementKind.EVALUATION)))
     if has_course and has_evaluation:
         return
-    now = utcnow()
     with write_transaction():
-        if not has_course:
-            _add_missing(Statement.__table__, [
-                {"course_id": course.id, "kind": kind, "text": text, "position": position,
-                 "origin": f"course:{course.id}:{suffix}", "created_at": now}
-                for position, (suffix, kind, text) in enumerate(
-                    defaults.for_topics(course.topics), start=1)
-            ])
-        if not has_evaluation:
-            _add_missing(Statement.__table__, [
-                {"course_id": None, "kind": StatementKind.EVALUATION, "text": text,
-                 "position": position, "origin": f"evaluation:{suffix}", "created_at": now}
-                for position, (suffix, text) in enumerate(defaults.EVALUATION, start=1)
-            ])
+        add_default_statements(course, course_too=not has_course,
+                               evaluation_too=not has_evaluation)
+
+
+def add_default_statements(course: Course, course_too: bool = True,
+                           evaluation_too: bool = True) -> None:
+    """:func:`ensure_statements`' work inside the caller's transaction: the defaults not yet
+    made (each default is made at most once, even by two transactions at once)."""
+    now = utcnow()
+    if course_too:
+        _add_missing(Statement.__table__, [
+            {"course_id": course.id, "kind": kind, "text": text, "position": position,
+             "origin": f"course:{course.id}:{suffix}", "created_at": now}
+            for position, (suffix, kind, text) in enumerate(
+                defaults.for_topics(course.topics), start=1)
+        ])
+    if evaluation_too:
+        _add_missing(Statement.__table__, [
+            {"course_id": None, "kind": StatementKind.EVALUATION, "text": text,
+             "position": position, "origin": f"evaluation:{suffix}", "created_at": now}
+            for position, (suffix, text) in enumerate(defaults.EVALUATION, start=1)
+        ])
 
 
 def course_statements(course_id: int, include_retired: bool = False) -> list[Statement]:

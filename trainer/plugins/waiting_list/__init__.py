@@ -12,6 +12,9 @@ booked".
   jumping).
 * ``trainer_tick``: offers that ran out pass to the next person; reminders before they do.
 * ``trainer_waitlist_priority`` (added here): other plugins move people up the list.
+* ``trainer_page_panels``: the list on a session's page, My training and the trainers' page;
+  on a local authority's dashboard, how many people from the area wait, counts only
+  (:mod:`.la_panel`).
 * ``trainer_user_data`` / ``trainer_erase_user``: subject access and erasure
   (:mod:`.privacy`).
 
@@ -143,6 +146,10 @@ def trainer_page_panels(page, obj, user):
         return views.my_training_panel(user)
     if page == "manage_session":
         return views.manage_session_panel(obj)
+    if page == "la_dashboard" and obj is not None:
+        from trainer.plugins.waiting_list import la_panel
+
+        return la_panel.la_dashboard_panel(obj)
     return None
 
 
@@ -175,3 +182,10 @@ def trainer_demo_data(rng, echo):
     from trainer.plugins.waiting_list import demo
 
     return demo.create(rng, echo)
+
+
+@hookimpl
+def trainer_people_waiting(training_session_ids):
+    from trainer.plugins.waiting_list import demand
+
+    return demand.people_waiting(training_session_ids)

@@ -26,11 +26,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from flask import current_app, url_for
+from flask import url_for
 
 from trainer import booking as engine
 from trainer import hooks, mail, tokens
 from trainer.catalogue import SessionStatus, TrainingSession
+from trainer.config import number_setting
 from trainer.db import db, lock_row, utcnow, write_transaction
 from trainer.people import User
 from trainer.plugins.waiting_list.models import (
@@ -58,11 +59,7 @@ NOT_WAITING = "Only someone waiting without an offer can be offered a place."
 
 def setting(name: str) -> int:
     """A waiting-list config value (``TRAINER_WAITLIST_*`` in the environment), as a number."""
-    value = current_app.config.get(name, DEFAULTS[name])
-    try:
-        return int(value)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"{name} must be a whole number, not {value!r}") from error
+    return number_setting(name, DEFAULTS[name])
 
 
 class WaitlistError(ValueError):
