@@ -534,6 +534,15 @@ def sessions_reach(
         .where(*conditions)
     ) or 0
     attended = sa.and_(Booking.attended.is_(True))
+    chosen = sa.and_(*conditions)
+    if page is not None:
+        # The page's sessions first (by the start index), then only their bookings are read.
+        ids = (
+            sa.select(TrainingSession.id).join(TrainingSession.course).where(*conditions)
+            .order_by(TrainingSession.starts_at.desc(), TrainingSession.id.desc())
+            .limit(per_page).offset((page - 1) * per_page)
+        )
+        chosen = TrainingSession.id.in_(list(db.session.scalars(ids)))
     statement = (
         sa.select(
             TrainingSession.id, TrainingSession.starts_at, Course.title,
@@ -543,12 +552,10 @@ def sessions_reach(
         )
         .join(Course, Course.id == TrainingSession.course_id)
         .outerjoin(Booking, Booking.training_session_id == TrainingSession.id)
-        .where(*conditions)
+        .where(chosen)
         .group_by(TrainingSession.id, TrainingSession.starts_at, Course.title)
         .order_by(TrainingSession.starts_at.desc(), TrainingSession.id.desc())
     )
-    if page is not None:
-        statement = statement.limit(per_page).offset((page - 1) * per_page)
     return [SessionReach(*row) for row in db.session.execute(statement)], count
 
 
