@@ -16,6 +16,7 @@ from bench import (
     demo_data,
     newsletter_send,
     reporting,
+    soak,
     waiting_list_rush,
 )
 from bench.common import failures
@@ -28,6 +29,7 @@ BENCHMARKS = {
     "confidence_analysis": confidence_analysis.main,
     "reporting": reporting.main,
     "newsletter_send": newsletter_send.main,
+    "soak": soak.main,
 }
 
 

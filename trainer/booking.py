@@ -26,6 +26,7 @@ from trainer.db import (
     UTCDateTime,
     db,
     insert_ignoring_conflicts,
+    is_sqlite,
     lock_row,
     utcnow,
     write_transaction,
@@ -573,6 +574,17 @@ def record_attendance(
     if meeting is None:
         raise EngineError("There is no such meeting.")
     with write_transaction():
+        # Two trainers saving a register at once would both insert the same marks (a unique
+        # violation on PostgreSQL): a lock on the session makes them take turns, and waits for
+        # bookings and cancellations. FOR NO KEY UPDATE, not FOR UPDATE: someone answering a
+        # questionnaire holds their booking's lock while inserting rows that refer to the
+        # session, and FOR UPDATE would deadlock with them.
+        if not is_sqlite():  # SQLite: the write transaction already serialises writers
+            db.session.execute(
+                sa.select(TrainingSession.id)
+                .where(TrainingSession.id == meeting.training_session_id)
+                .with_for_update(key_share=True)
+            )
         bookings = {
             booking.id: booking
             for booking in db.session.scalars(
