@@ -425,3 +425,49 @@ def test_a_request_that_may_write_leaves_no_write_lock_preference_behind(browser
     browser.submit("/auth/sign-in", {"email": "nobody@example.org", "password": "wrong"})
     # The same thread, outside any request: plain reads must not take SQLite's write lock.
     assert not in_write_transaction()
+
+
+def test_trainers_saving_one_register_at_once_each_get_an_answer(app, make_user):
+    """Two or more trainers saving the same unmarked register at once: every save is answered
+    (busy is retried, as a person would), and each person has one mark per meeting."""
+    first = datetime(2026, 3, 3, 18, 30, tzinfo=UTC)
+    session_id = session_with(app, starts=[first + timedelta(weeks=week) for week in range(6)])
+    booking_ids = [book(app, session_id, person, now=first - timedelta(days=5)).booking_id
+                   for person in people(app, make_user, 5)]
+    with app.app_context():
+        meetings = [m.id for m in db.session.get(engine.TrainingSession, session_id).meetings]
+    errors: list[BaseException] = []
+
+    def save(meeting_id: int, start: threading.Barrier, attended: bool):
+        try:
+            start.wait()
+            for _try in range(20):
+                try:
+                    with app.app_context():
+                        engine.record_attendance(
+                            meeting_id, dict.fromkeys(booking_ids, attended), None)
+                    break
+                except Busy:
+                    continue
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+        finally:
+            with app.app_context():
+                db.session.remove()
+
+    for meeting_id in meetings:
+        start = threading.Barrier(3)
+        threads = [threading.Thread(target=save, args=(meeting_id, start, n % 2 == 0))
+                   for n in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert not errors, errors
+    with app.app_context():
+        marks = db.session.execute(
+            sa.select(engine.Attendance.booking_id, engine.Attendance.meeting_id, sa.func.count())
+            .group_by(engine.Attendance.booking_id, engine.Attendance.meeting_id)
+        ).all()
+    assert len(marks) == len(booking_ids) * len(meetings)
+    assert all(number == 1 for _booking, _meeting, number in marks)
