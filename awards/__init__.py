@@ -94,3 +94,10 @@ def trainer_report_sections(user):
     from awards import dashboard
 
     return dashboard.report_sections(user)
+
+
+@hookimpl
+def trainer_file_folders():
+    from awards import config
+
+    return {"evidence": config.evidence_path()}

@@ -36,8 +36,14 @@ def get(name: str):
     return value
 
 
-def evidence_directory() -> Path:
+def evidence_path() -> Path:
+    """Where evidence files are kept, whether or not the folder exists yet."""
     configured = current_app.config.get("AWARDS_EVIDENCE_DIR") or ""
-    path = Path(configured) if configured else Path(current_app.instance_path) / "evidence"
+    return Path(configured) if configured else Path(current_app.instance_path) / "evidence"
+
+
+def evidence_directory() -> Path:
+    """The evidence folder, created when missing."""
+    path = evidence_path()
     path.mkdir(parents=True, exist_ok=True)
     return path

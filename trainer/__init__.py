@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -55,13 +56,24 @@ class ConfigError(RuntimeError):
     """The configuration cannot work; the message says how to fix it."""
 
 
-def create_app(config: dict[str, Any] | None = None) -> Flask:
+def create_app(
+    config: dict[str, Any] | None = None, *, collect_problems: bool | None = None
+) -> Flask:
     """Build the application.
 
     Configuration: :mod:`trainer.config` defaults, then ``instance/config.py``, then
     ``TRAINER_*`` environment variables, then ``config``. Outside debug and testing the app
-    refuses to start without a real ``SECRET_KEY``.
+    refuses to start without a real ``SECRET_KEY`` (:class:`ConfigError`).
+
+    With ``collect_problems`` (by default: when the command line is ``flask trainer check``)
+    such problems are kept in ``app.extensions["trainer.config_problems"]`` instead, for the
+    check to report; an app built that way has a throwaway secret key.
     """
+    if collect_problems is None:
+        from trainer.checks import check_requested
+
+        collect_problems = check_requested()
+    problems: list[str] | None = [] if collect_problems else None
     app = Flask(
         __name__,
         instance_path=os.environ.get("TRAINER_INSTANCE_PATH") or str(PROJECT_ROOT / "instance"),
@@ -70,12 +82,18 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     defaults = {k: v for k, v in vars(default_config).items() if k.isupper()}
     app.config.from_mapping(defaults)
     app.config.from_pyfile("config.py", silent=True)
-    app.config.from_mapping(default_config.from_environment(defaults))
+    app.config.from_mapping(default_config.from_environment(defaults, problems=problems))
     if config:
         app.config.update(config)
-    _finish_config(app)
+    _finish_config(app, problems)
+    app.extensions["trainer.config_problems"] = problems or []
 
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    try:
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    except OSError:
+        if problems is None:
+            raise
+        # The check reports the instance folder with how to fix it.
     app.jinja_loader = ChoiceLoader(
         [
             FileSystemLoader(str(PROJECT_ROOT / "templates")),
@@ -112,10 +130,19 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from trainer.cli import trainer_group
 
     app.cli.add_command(trainer_group)
+
+    proxies = app.config["PROXY_FIX"]
+    if isinstance(proxies, int) and proxies > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies,
+            x_prefix=proxies,
+        )
     return app
 
 
-def _finish_config(app: Flask) -> None:
+def _finish_config(app: Flask, problems: list[str] | None = None) -> None:
     if not app.config.get("DATABASE_URL"):
         app.config["DATABASE_URL"] = "sqlite:///" + str(
             Path(app.instance_path) / "trainer.sqlite"
@@ -129,6 +156,14 @@ def _finish_config(app: Flask) -> None:
     if app.config["SECRET_KEY"] in INSECURE_KEYS or len(str(app.config["SECRET_KEY"])) < 16:
         if app.debug or app.testing or app.config.get("DEBUG") or app.config.get("TESTING"):
             app.config["SECRET_KEY"] = "insecure-development-key-not-for-production"
+        elif problems is not None:
+            problems.append(
+                "No secret key is set: set TRAINER_SECRET_KEY to a long random value (at "
+                "least 16 characters), e.g. export TRAINER_SECRET_KEY=$(python3 -c 'import "
+                "secrets; print(secrets.token_hex(32))'), or put SECRET_KEY = '...' in "
+                "instance/config.py."
+            )
+            app.config["SECRET_KEY"] = secrets.token_hex(32)
         else:
             raise ConfigError(
                 "No secret key is set. Set TRAINER_SECRET_KEY to a long random value, e.g.\n"
@@ -137,10 +172,16 @@ def _finish_config(app: Flask) -> None:
                 "or put SECRET_KEY = '...' in instance/config.py."
             )
     app.config["WTF_CSRF_TIME_LIMIT"] = None  # tokens live as long as the browser session
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
-    if not (app.debug or app.testing or app.config.get("TESTING")):
-        secure = app.config["EXTERNAL_URL"].startswith("https")
-        app.config.setdefault("SESSION_COOKIE_SECURE", secure)
-        app.config.setdefault("REMEMBER_COOKIE_SECURE", secure)
+    # The session and "keep me signed in" cookies: never readable by scripts, not sent with
+    # other sites' requests (SameSite=Lax unless config chose Strict), and over HTTPS only
+    # when the site is served over HTTPS. Flask's own defaults are already in app.config
+    # (SameSite unset, Secure off), so they are replaced rather than set by default.
+    secure = str(app.config["EXTERNAL_URL"]).lower().startswith("https://") and not (
+        app.debug or app.testing or app.config.get("TESTING")
+    )
+    for cookie in ("SESSION", "REMEMBER"):
+        if not app.config.get(f"{cookie}_COOKIE_SAMESITE"):
+            app.config[f"{cookie}_COOKIE_SAMESITE"] = "Lax"
+        app.config[f"{cookie}_COOKIE_HTTPONLY"] = True
+        if secure:
+            app.config[f"{cookie}_COOKIE_SECURE"] = True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import click
 from flask import current_app
@@ -131,3 +132,44 @@ def plugins_command():
         click.echo(f"{name}: disabled")
 
 
+
+
+@trainer_group.command("check")
+@click.option("--hosts", default=1, show_default=True, type=click.IntRange(min=1),
+              help="How many app hosts will share the database.")
+@click.pass_context
+def check_command(context: click.Context, hosts: int):
+    """Report misconfiguration before start: one line per problem, exit status 1 if any."""
+    from trainer import checks
+
+    context.exit(checks.report(checks.run_checks(current_app, hosts=hosts), click.echo))
+
+
+@trainer_group.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--portable", is_flag=True,
+              help="Dump rows as JSON instead of pg_dump or a SQLite copy.")
+def backup_command(path: Path, portable: bool):
+    """Write the database and uploaded files to one new archive at PATH."""
+    from trainer import backup
+
+    try:
+        summary = backup.create_backup(current_app, path, portable=portable, echo=click.echo)
+    except backup.BackupError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"Backed up {summary.describe()} to {path}")
+
+
+@trainer_group.command("restore")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True,
+              help="Replace a database that has rows and folders that have files.")
+def restore_command(path: Path, force: bool):
+    """Restore the database and uploaded files from the archive at PATH (app stopped)."""
+    from trainer import backup
+
+    try:
+        summary = backup.restore_backup(current_app, path, force=force, echo=click.echo)
+    except backup.BackupError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"Restored {summary.describe()} from {path}")

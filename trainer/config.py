@@ -36,6 +36,10 @@ LOGIN_RATE_LIMIT = "10 per 5 minutes"
 RATELIMIT_STORAGE_URI = "memory://"
 RATELIMIT_ENABLED = True
 EXTERNAL_URL = "http://127.0.0.1:5000"
+# Reverse proxies in front of the app (nginx, a load balancer) whose X-Forwarded-For, -Proto,
+# -Host, -Port and -Prefix headers are trusted; 0 trusts none. Never more than really add them:
+# a client can send these headers too.
+PROXY_FIX = 0
 TIMEZONE = "Europe/London"
 PAGE_SIZE = 25
 
@@ -74,15 +78,28 @@ def number_setting(name: str, default: int) -> int:
         raise ValueError(f"{name} must be a whole number, not {value!r}") from error
 
 
-def from_environment(defaults: dict[str, Any], environ: dict[str, str] | None = None) -> dict:
-    """Return the ``TRAINER_*`` variables found in ``environ`` as config values."""
+def from_environment(
+    defaults: dict[str, Any],
+    environ: dict[str, str] | None = None,
+    problems: list[str] | None = None,
+) -> dict:
+    """Return the ``TRAINER_*`` variables found in ``environ`` as config values.
+
+    A value that cannot be read raises :class:`ValueError`, or with a ``problems`` list is
+    left out and its message added to the list.
+    """
     environ = os.environ if environ is None else environ
     found = {}
     for key, raw in environ.items():
         if not key.startswith("TRAINER_"):
             continue
         name = key[len("TRAINER_"):]
-        found[name] = convert(name, raw, defaults.get(name, ""))
+        try:
+            found[name] = convert(name, raw, defaults.get(name, ""))
+        except ValueError as error:
+            if problems is None:
+                raise
+            problems.append(f"{error}; the default is used until it is fixed.")
     return found
 
 # Booking engine and catalogue.

@@ -302,3 +302,21 @@ def trainer_erase_user(user):
     :param user: the :class:`trainer.people.User` being erased.
     :return: optionally a short summary string ("12 questionnaire answers detached").
     """
+
+
+# -- deployment -----------------------------------------------------------------------------------
+
+
+@hookspec
+def trainer_file_folders():
+    """Name the folders of files a plugin keeps outside the database (uploads and the like).
+
+    Called by ``flask trainer check``, which reports a folder that cannot be written, and by
+    ``flask trainer backup`` and ``flask trainer restore``, which put each folder into the
+    archive with the database and bring it back. Must not change anything (nor create the
+    folders).
+
+    :return: a mapping of a short name (letters, digits, ``-`` and ``_``; the folder's name
+        inside backup archives, so keep it stable) to the folder's :class:`pathlib.Path`, or
+        ``None`` when the plugin keeps no files.
+    """

@@ -256,6 +256,10 @@ def upload_evidence(application_id: int, key: str):
     # Exempt from the check before every view (it would read the body unlimited): check here.
     current_app.extensions["csrf"].protect()
     form = FileEvidenceForm()
+    if len(list(request.files.items(multi=True))) > 1:
+        # The form sends one file; a request with more is refused whole, none of them kept.
+        return _criterion_page(application, criterion, posted=form, file=form,
+                               file_error="Upload one file at a time")
     if form.validate_on_submit():
         data = upload.read() if upload else b""
         _, refusal = _attempt(

@@ -115,12 +115,25 @@ def chromium_browser():
             browser.close()
 
 
+# Reports every Content Security Policy violation to the test (the browser only logs them).
+_REPORT_POLICY_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__trainerPolicyViolation(
+    `${event.effectiveDirective} refused ${event.blockedURI || "something"}`
+    + ` on ${event.documentURI} (${event.sourceFile || "the page"}:${event.lineNumber})`
+    + (event.sample ? `: ${event.sample}` : ""));
+});
+"""
+
+
 @dataclass
 class PageProblems:
-    """Script errors and failed requests seen while a test ran."""
+    """Script errors, failed requests and security policy problems seen while a test ran."""
 
     errors: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    # Content Security Policy violations, and pages served without a policy.
+    policy: list[str] = field(default_factory=list)
     # Chromium reports a link that turns into a download as an aborted navigation; those are
     # set aside here and forgiven when a download of that address did start.
     aborted_navigations: list[str] = field(default_factory=list)
@@ -129,12 +142,17 @@ class PageProblems:
     def report(self) -> list[str]:
         aborted = [f"{url} (net::ERR_ABORTED)" for url in self.aborted_navigations
                    if url not in self.downloads]
-        return self.errors + self.failed + aborted
+        return self.errors + self.failed + aborted + self.policy
 
 
 def _open_page(browser, live_server: LiveServer, problems: PageProblems, **context_options):
     context = browser.new_context(base_url=live_server.url, **context_options)
     context.set_default_timeout(TIMEOUT_MS)
+    context.expose_function(
+        "__trainerPolicyViolation",
+        lambda text: problems.policy.append(f"Content Security Policy: {text}"),
+    )
+    context.add_init_script(_REPORT_POLICY_VIOLATIONS)
     page = context.new_page()
     page.on("pageerror", lambda error: problems.errors.append(str(error)))
     page.on(
@@ -161,6 +179,10 @@ def _open_page(browser, live_server: LiveServer, problems: PageProblems, **conte
         # Pages may answer 4xx on purpose; stylesheets, scripts, fonts and images may not.
         if response.status >= 400 and response.request.resource_type != "document":
             problems.failed.append(f"{response.url} answered {response.status}")
+        if (response.request.resource_type == "document"
+                and response.url.startswith(live_server.url)
+                and "content-security-policy" not in response.headers):
+            problems.policy.append(f"{response.url} has no Content-Security-Policy header")
 
     page.on("response", on_response)
     return context, page
@@ -175,8 +197,9 @@ def _check_problems(problems: PageProblems) -> None:
 def page(chromium_browser, live_server):
     """A new browser context and page (desktop size) on the live server, per test.
 
-    The test fails if a script error occurs or an asset (stylesheet, script, font, image)
-    cannot be loaded.
+    The test fails if a script error occurs, an asset (stylesheet, script, font, image)
+    cannot be loaded, the Content Security Policy refuses anything, or a page comes without
+    one.
     """
     problems = PageProblems()
     context, page = _open_page(
@@ -248,7 +271,9 @@ def axe_check(page) -> list[dict]:
     selectors of the offending elements. Returns every violation (minor and moderate ones too).
     """
     if not page.evaluate("() => typeof window.axe === 'object'"):
-        page.add_script_tag(path=str(AXE_JS))
+        # Evaluated by the browser's debugging protocol, which the page's Content Security
+        # Policy does not govern: a <script> tag with axe inline would be refused (rightly).
+        page.evaluate(AXE_JS.read_text(encoding="utf-8"))
     violations = page.evaluate(_AXE_RUN, AXE_TAGS)
     blocking = [v for v in violations if v["impact"] in BLOCKING_IMPACTS]
     if blocking:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, render_template, request
+from flask import Flask, make_response, render_template, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
@@ -35,10 +35,12 @@ def register_blueprints(app: Flask) -> None:
         manage,
         pages,
         reports,
+        security,
         session_requests,
     )
 
     limiter.init_app(app)
+    security.init_app(app)
     for module in (pages, auth, account, catalogue, bookings, manage, reports, api, admin,
                    imports):
         app.register_blueprint(module.bp)
@@ -167,7 +169,13 @@ def _register_error_pages(app: Flask) -> None:
     def _http_error(error: HTTPException):
         if error.code is None or error.code < 400:
             return error
-        return render(error.code if error.code in titles else 400)
+        response = make_response(render(error.code if error.code in titles else 400))
+        # The error's own headers say what to do next: ``Allow`` on a 405 (RFC 9110 requires
+        # it), ``Retry-After`` and the like; the page brings its own content type.
+        for name, value in error.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(CSRFError)
     def _csrf_error(error):

@@ -4,7 +4,9 @@
 form, so the same values are accepted and refused), ``GET /api/v1/sessions/<id>`` one session,
 and ``GET /api/v1/openapi.json`` describes both. Times are ISO 8601 with London's offset
 (``+00:00`` in winter, ``+01:00`` in summer). Online joining links are never given out here.
-Bad query values answer 400 with ``{"errors": {"field": ["message"]}}``.
+Bad query values answer 400 with ``{"errors": {"field": ["message"]}}``; an empty value is the
+same as leaving the argument out, as it is from the form. Any session address that names no
+session, ``/sessions/abc`` included, answers the documented JSON 404.
 """
 
 from __future__ import annotations
@@ -26,7 +28,10 @@ from trainer.catalogue import (
 from trainer.forms import EARLIEST_YEAR, LATEST_YEAR, is_number
 from trainer.times import to_london
 from trainer.web.catalogue import (
+    FALSE_WORDS,
+    MAX_ID,
     MAX_TEXT,
+    TRUE_WORDS,
     load_session,
     places_left,
     read_filters,
@@ -141,6 +146,10 @@ def sessions():
     """Upcoming scheduled training sessions matching the filters, soonest first."""
     form, filters = read_filters(request.args)
     errors = form.field_errors() if filters is None else {}
+    # The form drops control characters before it counts; the document's limit is on what
+    # was sent.
+    if len(request.args.get("text", "")) > MAX_TEXT and "text" not in errors:
+        errors["text"] = [f"Keyword must be {MAX_TEXT} characters or fewer"]
     page = _whole_number("page", 1, MAX_PAGE, errors)
     per_page = _whole_number(
         "per_page", min(current_app.config["PAGE_SIZE"], MAX_PER_PAGE), MAX_PER_PAGE, errors
@@ -171,13 +180,17 @@ def sessions():
     )
 
 
-@bp.route("/sessions/<int:session_id>")
+# Any text after /sessions/ reaches the view, so ``/sessions/abc`` and ``/sessions/-1`` answer
+# with the document's JSON 404 rather than the site's HTML page for an unknown address.
+@bp.route("/sessions/<session_id>")
 @public
-def session(session_id: int):
+def session(session_id: str):
     """One training session, scheduled or cancelled, past or upcoming."""
-    training_session = load_session(session_id)
+    number = session_id.strip()
+    training_session = load_session(int(number)) if is_number(number) else None
     if training_session is None:
-        return jsonify({"errors": {"id": [f"There is no training session {session_id}"]}}), 404
+        message = f"There is no training session {session_id[:40]}"
+        return jsonify({"errors": {"id": [message]}}), 404
     return jsonify(
         session_json(
             training_session, places_left([training_session])[training_session.id], region_names()
@@ -195,8 +208,27 @@ def openapi():
 # -- the OpenAPI document -------------------------------------------------------------------------
 
 NULLABLE_STRING = {"type": ["string", "null"]}
+# Values are read as the find training form reads them: control characters and spaces around
+# a value are dropped, and what is left empty is the same as no value at all.
+BLANK = r"[\s\x00-\x1f\x7f\x85]*"
+EMPTY = {"type": "string", "pattern": f"^{BLANK}$"}
+# A day: ISO 8601, or the day first as people in England write it.
+DAY = {
+    "type": "string",
+    "anyOf": [
+        {"format": "date"},
+        {"pattern": rf"^{BLANK}\d{{4}}-\d{{1,2}}-\d{{1,2}}{BLANK}$"},
+        {"pattern": rf"^{BLANK}\d{{1,2}}[/. -]\d{{1,2}}[/. -]\d{{4}}{BLANK}$"},
+        EMPTY,
+    ],
+}
 DATE_TIME = {"type": "string", "format": "date-time", "examples": ["2026-03-03T18:30:00+00:00"]}
 NULLABLE_DATE_TIME = {"type": ["string", "null"], "format": "date-time"}
+
+
+def _or_empty(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema``, or an empty value: as from a form, ``?region=`` is the same as no region."""
+    return {"anyOf": [schema, EMPTY]}
 
 
 def _array_of(values, description: str, example: str) -> dict[str, Any]:
@@ -233,7 +265,7 @@ def _parameters() -> list[dict[str, Any]]:
             "name": "region",
             "in": "query",
             "description": "Sessions for this region (its id, as given in a session's region).",
-            "schema": {"type": "integer", "minimum": 1},
+            "schema": _or_empty({"type": "integer", "minimum": 1, "maximum": MAX_ID}),
             "example": 1,
         },
         {
@@ -242,7 +274,7 @@ def _parameters() -> list[dict[str, Any]]:
             "description": (
                 "Sessions restricted to, or held at a venue in, this local authority (its id)."
             ),
-            "schema": {"type": "integer", "minimum": 1},
+            "schema": _or_empty({"type": "integer", "minimum": 1, "maximum": MAX_ID}),
             "example": 1,
         },
         {"name": "mode", **_array_of(MODE_LABELS, "Any of these ways of delivery.", "online")},
@@ -250,14 +282,14 @@ def _parameters() -> list[dict[str, Any]]:
             "name": "from",
             "in": "query",
             "description": date_description.format("Sessions starting on or after this"),
-            "schema": {"type": "string", "format": "date"},
+            "schema": DAY,
             "example": "2026-03-01",
         },
         {
             "name": "to",
             "in": "query",
             "description": date_description.format("Sessions starting on or before this"),
-            "schema": {"type": "string", "format": "date"},
+            "schema": DAY,
             "example": "2026-07-31",
         },
         {
@@ -267,35 +299,46 @@ def _parameters() -> list[dict[str, Any]]:
                 "twilight: starting at or after the twilight time (17:00 by default, London "
                 "time) on a weekday; daytime: every other session."
             ),
-            "schema": {"type": "string", "enum": ["daytime", "twilight"]},
+            "schema": _or_empty({"type": "string", "enum": ["daytime", "twilight"]}),
             "example": "twilight",
         },
         {
             "name": "places_left",
             "in": "query",
-            "description": "true: only sessions with a place left.",
-            "schema": {"type": "boolean"},
+            "description": (
+                "true: only sessions with a place left. As from the find training form, "
+                "1, yes, y and on mean true too; 0, no, n, off and an empty value mean false."
+            ),
+            "schema": {
+                "anyOf": [
+                    {"type": "boolean"},
+                    {"type": "string", "enum": sorted(TRUE_WORDS | FALSE_WORDS)},
+                ]
+            },
             "example": True,
         },
         {
             "name": "course",
             "in": "query",
             "description": "Sessions of this course (its id).",
-            "schema": {"type": "integer", "minimum": 1},
+            "schema": _or_empty({"type": "integer", "minimum": 1, "maximum": MAX_ID}),
             "example": 1,
         },
         {
             "name": "page",
             "in": "query",
             "description": "Page of results, from 1.",
-            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1},
+            "schema": {
+                **_or_empty({"type": "integer", "minimum": 1, "maximum": MAX_PAGE}),
+                "default": 1,
+            },
             "example": 1,
         },
         {
             "name": "per_page",
             "in": "query",
             "description": f"Sessions per page, at most {MAX_PER_PAGE}.",
-            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE},
+            "schema": _or_empty({"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE}),
             "example": 20,
         },
     ]
@@ -472,7 +515,7 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                             "name": "session_id",
                             "in": "path",
                             "required": True,
-                            "schema": {"type": "integer"},
+                            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
                             "example": 1,
                         }
                     ],

@@ -7,8 +7,6 @@ the email sent (or not sent) tells the owner of the address what happened.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import (
     Blueprint,
     current_app,
@@ -30,6 +28,7 @@ from trainer.forms import BaseForm, email_field, new_password_field, strip
 from trainer.mail import send_template
 from trainer.people import Role, User, find_user_by_email, normalise_email
 from trainer.web import limiter
+from trainer.web.security import local_url
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
@@ -86,18 +85,6 @@ class ResetPasswordForm(BaseForm):
         ],
         render_kw={"autocomplete": "new-password"},
     )
-
-
-def safe_next(target: str | None) -> str | None:
-    """``target`` if it is a path on this site, else ``None`` (no open redirects)."""
-    if not target:
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return None
-    if "\\" in target:
-        return None
-    return target
 
 
 def _login_email_key() -> str:
@@ -205,7 +192,7 @@ def _login_limit() -> str:
 def sign_in():
     """Sign in with email address and password."""
     if current_user.is_authenticated:
-        return redirect(safe_next(request.args.get("next")) or url_for("pages.dashboard"))
+        return redirect(local_url(request.args.get("next")) or url_for("pages.dashboard"))
     form = SignInForm()
     if form.validate_on_submit():
         user = find_user_by_email(form.email.data)
@@ -221,7 +208,7 @@ def sign_in():
             user.last_login_at = utcnow()
             db.session.commit()
             session.pop("check_email", None)
-            return redirect(safe_next(request.args.get("next")) or url_for("pages.dashboard"))
+            return redirect(local_url(request.args.get("next")) or url_for("pages.dashboard"))
     return render_template("auth/sign_in.html", form=form, unverified=False)
 
 

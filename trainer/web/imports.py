@@ -99,6 +99,10 @@ def upload(kind: str):
     form = ImportForm()
     if not form.validate_on_submit():
         abort(400)
+    if len(list(request.files.items(multi=True))) > 1:
+        # The form sends one file; a request with more is refused whole, none of them read.
+        return _page(importer, form, problems=[
+            imports.Problem(None, None, "Upload one CSV file at a time")])
     if uploaded is None or not uploaded.filename:
         return _page(importer, form, problems=[imports.Problem(None, None, "Select a CSV file")])
     data = uploaded.stream.read(limit + 1)

@@ -40,6 +40,7 @@ from trainer.web.manage.session_form import (
     PlannedMeeting,
     SessionForm,
 )
+from trainer.web.security import local_url
 
 # -- choices ------------------------------------------------------------------------------------
 
@@ -148,7 +149,7 @@ def new_session(course_id: int):
         defaults["region"] = request.args["region_id"]
     form = SessionForm(data=defaults if request.method == "GET" else None)
     _prepare_session_form(form, course, None)
-    then = local_path(request.args.get("then"))
+    then = local_url(request.args.get("then"))
     if form.validate_on_submit():
         created = _create_sessions(course, form)
         if then and len(created) == 1:
@@ -162,16 +163,6 @@ def new_session(course_id: int):
         return redirect(url_for("manage.index"))
     return render_template("manage/session_form.html", form=form, course=course,
                            training_session=None)
-
-
-def local_path(target: str | None) -> str | None:
-    """``target`` when it is a path on this site (``/...``), else ``None``: never an open
-    redirect to another site."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return None
-    if any(ord(character) < 32 for character in target):
-        return None
-    return target
 
 
 def _create_sessions(course: Course, form: SessionForm) -> list[int]:
