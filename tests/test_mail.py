@@ -534,3 +534,140 @@ def sqlite_app(tmp_path, monkeypatch):
 
 def test_workers_at_once_on_sqlite_send_each_message_once(sqlite_app):
     run_workers_at_once(sqlite_app, workers=4, messages=200)
+
+
+# --- Retry-After and a long, mixed outage ---------------------------------------------------
+
+
+def test_retry_after_holds_the_whole_queue_back_until_sendgrid_is_ready(
+    sendgrid_app, fake_sendgrid
+):
+    fake_sendgrid.script(Reply(429, headers={"Retry-After": "300"}))
+    ids = [queue_one(sendgrid_app, subject=f"Message {number}") for number in range(5)]
+    start = utcnow()
+
+    # One request meets "wait 300 seconds"; the other four are not sent to SendGrid at all.
+    assert deliver(sendgrid_app, now=start) == {"sent": 0, "retrying": 5, "failed": 0}
+    assert len(fake_sendgrid.sends()) == 1
+    first, *rest = [outbox_row(sendgrid_app, message_id) for message_id in ids]
+    assert first.attempts == 1
+    assert first.next_attempt_at == start + timedelta(seconds=300)  # not the 60 s back-off
+    assert first.last_error.startswith("SendGrid answered 429")
+    for message in rest:
+        assert message.status == MailStatus.QUEUED
+        assert message.attempts == 0, "a message that was never tried used up an attempt"
+        assert message.next_attempt_at == start + timedelta(seconds=300)
+
+    assert deliver(sendgrid_app, now=start + timedelta(seconds=299)) == NOTHING
+    assert len(fake_sendgrid.sends()) == 1
+
+    assert deliver(sendgrid_app, now=start + timedelta(seconds=300)) == {
+        "sent": 5,
+        "retrying": 0,
+        "failed": 0,
+    }
+    accepted = Counter(
+        request.json["custom_args"]["outbox_id"] for request in fake_sendgrid.sends(202)
+    )
+    assert accepted == {str(message_id): 1 for message_id in ids}
+
+
+def test_retry_after_as_an_http_date_and_unreadable_or_absurd_values():
+    now = utcnow().replace(microsecond=0)
+    in_ten_minutes = (now + timedelta(minutes=10)).strftime("%a, %d %b %Y %H:%M:%S GMT")
+    assert mail.retry_after_seconds(in_ten_minutes, now=now) == 600
+    assert mail.retry_after_seconds("120") == 120
+    assert mail.retry_after_seconds(" 7 ") == 7
+    assert mail.retry_after_seconds(None) is None
+    assert mail.retry_after_seconds("soon") is None
+    assert mail.retry_after_seconds("-5") is None
+    long_ago = (now - timedelta(days=3)).strftime("%a, %d %b %Y %H:%M:%S GMT")
+    assert mail.retry_after_seconds(long_ago, now=now) == 0
+    assert mail.retry_after_seconds("999999999") == mail.MAX_RETRY_AFTER_SECONDS
+
+
+def test_a_refusal_with_retry_after_still_fails_at_once(sendgrid_app, fake_sendgrid):
+    fake_sendgrid.script(
+        Reply(400, FakeSendGrid.error(400, REFUSAL).body, headers={"Retry-After": "60"})
+    )
+    queue_one(sendgrid_app, subject="First")
+    second = queue_one(sendgrid_app, subject="Second")
+    assert deliver(sendgrid_app) == {"sent": 1, "retrying": 0, "failed": 1}
+    assert outbox_row(sendgrid_app, second).status == MailStatus.SENT
+
+
+def test_a_long_mixed_outage_loses_nothing_and_sends_nothing_twice(app_factory, fake_sendgrid):
+    """SendGrid is down, slow, refuses connections' answers in time and rate-limits for a
+    while; a worker runs every minute throughout. When it recovers, every message has gone
+    exactly once and none has failed."""
+    fake_sendgrid.script(
+        202,
+        202,
+        Reply(500),
+        Reply(503),
+        Reply(202, delay_seconds=0.3),  # slow but within the timeout
+        Reply(429, headers={"Retry-After": "600"}),
+        Reply(502),
+        Reply(503, delay_seconds=2),  # never answers in time
+        Reply(429),  # no Retry-After: ordinary back-off
+        Reply(500),
+        Reply(429, headers={"Retry-After": "120"}),
+        202,
+        Reply(503),
+    )
+    app = app_factory(
+        MAIL_TRANSPORT="sendgrid",
+        SENDGRID_API_KEY=API_KEY,
+        SENDGRID_HOST=fake_sendgrid.url,
+        SENDGRID_TIMEOUT_SECONDS=1,
+        MAIL_RETRY_BASE_SECONDS=60,
+        MAIL_MAX_ATTEMPTS=8,
+    )
+    ids = [queue_one(app, subject=f"Reminder {number}") for number in range(30)]
+    clock = utcnow()
+    totals: Counter = Counter()
+    for _minute in range(24 * 60):
+        totals.update(deliver(app, now=clock, limit=10))
+        with app.app_context():
+            waiting = db.session.scalar(
+                sa.select(sa.func.count()).where(OutboxMessage.status != MailStatus.SENT)
+            )
+        if not waiting:
+            break
+        clock += timedelta(minutes=1)
+    assert not waiting, "mail was still waiting a day after the outage"
+    assert totals["failed"] == 0
+    accepted = Counter(
+        request.json["custom_args"]["outbox_id"] for request in fake_sendgrid.sends(202)
+    )
+    assert accepted == {str(message_id): 1 for message_id in ids}
+    assert totals["sent"] == 30
+    # Every refused answer cost its message one attempt, nothing more.
+    with app.app_context():
+        attempts = db.session.scalar(sa.select(sa.func.sum(OutboxMessage.attempts)))
+    assert attempts == len(fake_sendgrid.sends())
+
+
+def test_a_worker_with_a_long_batch_keeps_its_claim(app_factory, fake_sendgrid, monkeypatch):
+    """A slow provider makes one batch outlast MAIL_SENDING_TIMEOUT_SECONDS: the worker renews
+    its claim, so a second worker starting meanwhile does not take the batch for a dead
+    worker's and send it again."""
+    for _ in range(4):
+        fake_sendgrid.script(Reply(202, delay_seconds=0.6))
+    app = app_factory(
+        MAIL_TRANSPORT="sendgrid",
+        SENDGRID_API_KEY=API_KEY,
+        SENDGRID_HOST=fake_sendgrid.url,
+        MAIL_SENDING_TIMEOUT_SECONDS=1,
+    )
+    ids = [queue_one(app, subject=f"Slow {number}") for number in range(4)]
+    first = threading.Thread(target=deliver, args=(app,), kwargs={"limit": 10})
+    first.start()
+    time.sleep(1.6)  # the first claim is now older than the timeout, but was renewed
+    second = deliver(app, limit=10)
+    first.join(timeout=30)
+    assert second["sent"] == 0
+    accepted = Counter(
+        request.json["custom_args"]["outbox_id"] for request in fake_sendgrid.sends(202)
+    )
+    assert accepted == {str(message_id): 1 for message_id in ids}

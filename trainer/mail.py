@@ -5,7 +5,9 @@ caller's transaction, so an email exists exactly when the change that caused it 
 (DESIGN guarantee 2). ``flask trainer send-mail`` (:func:`deliver_due`) claims due messages,
 hands them to the configured transport and records the outcome; failures are retried with
 exponential back-off until ``MAIL_MAX_ATTEMPTS``, then marked failed for an administrator to
-retry. Several workers may run at once: a message is claimed by one of them only.
+retry. When the provider asks us to wait (``Retry-After``), nothing is sent to it before then.
+Several workers may run at once: a message is claimed by one of them only, and a worker that
+holds a batch for long keeps its claim fresh, so nobody mistakes it for a dead one.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ import enum
 import json
 import logging
 import re
+import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from email.utils import formataddr, make_msgid
+from email.utils import formataddr, make_msgid, parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +30,7 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from sqlalchemy.orm import Mapped, mapped_column
 
-from trainer.db import UTCDateTime, db, skip_locked, utcnow, write_transaction
+from trainer.db import Busy, UTCDateTime, db, skip_locked, utcnow, write_transaction
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +87,22 @@ class Attachment:
 
 
 # Headers the transports set themselves; extra headers may not replace them.
-RESERVED_HEADERS = frozenset({
-    "from", "to", "cc", "bcc", "subject", "message-id", "date", "reply-to", "sender",
-    "content-type", "content-transfer-encoding", "mime-version",
-})
+RESERVED_HEADERS = frozenset(
+    {
+        "from",
+        "to",
+        "cc",
+        "bcc",
+        "subject",
+        "message-id",
+        "date",
+        "reply-to",
+        "sender",
+        "content-type",
+        "content-transfer-encoding",
+        "mime-version",
+    }
+)
 HEADER_NAME = re.compile(r"^[!-9;-~]+$")  # printable ASCII without a colon (RFC 5322)
 
 
@@ -217,11 +232,39 @@ class DeliveryError(Exception):
     """A transport could not deliver a message.
 
     ``permanent`` errors (the provider refused the message itself) are not retried.
+    ``retry_after`` is how many seconds the provider asked us to wait before sending anything
+    again (its ``Retry-After`` header), or ``None``.
     """
 
-    def __init__(self, message: str, permanent: bool = False):
+    def __init__(self, message: str, permanent: bool = False, retry_after: float | None = None):
         super().__init__(message)
         self.permanent = permanent
+        self.retry_after = retry_after
+
+
+# The longest wait a provider's Retry-After is taken at its word for: a wrong header must not
+# hold the mail back for days.
+MAX_RETRY_AFTER_SECONDS = 24 * 3600
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """The wait a ``Retry-After`` header asks for, in seconds (RFC 9110: a number of seconds
+    or an HTTP date), at most :data:`MAX_RETRY_AFTER_SECONDS`; ``None`` when there is none or
+    it cannot be read."""
+    if value is None:
+        return None
+    value = str(value).strip()
+    if value.isdigit():
+        seconds = float(value)
+    else:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or utcnow())).total_seconds()
+    return min(max(seconds, 0.0), float(MAX_RETRY_AFTER_SECONDS))
 
 
 class FileTransport:
@@ -253,9 +296,9 @@ class SendGridTransport:
     """Sends through SendGrid's v3 ``mail/send`` API with the ``sendgrid`` package.
 
     ``SENDGRID_HOST`` may point at another server (tests use a fake one on 127.0.0.1).
-    Responses: 2xx delivered; 429, 5xx, 401 and 403 retried later; any other 4xx is
-    permanent. A request gets ``SENDGRID_TIMEOUT_SECONDS`` (default 30) to be answered, then
-    is retried later.
+    Responses: 2xx delivered; 429, 5xx, 401 and 403 retried later (not before the
+    ``Retry-After`` they carry, if any); any other 4xx is permanent. A request gets
+    ``SENDGRID_TIMEOUT_SECONDS`` (default 30) to be answered, then is retried later.
     """
 
     def __init__(self, app: Flask):
@@ -312,7 +355,13 @@ class SendGridTransport:
             # 401/403 mean our key or account is wrong, not the message: retry, so mail
             # waits while an administrator fixes the key instead of failing for good.
             permanent = 400 <= status < 500 and status not in (401, 403, 429)
-            raise DeliveryError(f"SendGrid answered {status}: {detail}", permanent) from error
+            headers = getattr(error, "headers", None)
+            wait = None
+            if not permanent and headers is not None:
+                wait = retry_after_seconds(headers.get("Retry-After"))
+            raise DeliveryError(
+                f"SendGrid answered {status}: {detail}", permanent, retry_after=wait
+            ) from error
         except OSError as error:  # connection refused, timeouts, DNS
             raise DeliveryError(f"Could not reach SendGrid: {error}") from error
         if not 200 <= response.status_code < 300:
@@ -356,6 +405,12 @@ def claim_due(limit: int = 50, now: datetime | None = None) -> list[int]:
     than ``MAIL_SENDING_TIMEOUT_SECONDS`` (a worker died mid-send). On PostgreSQL rows another
     worker has locked are skipped; on SQLite the write transaction serialises workers.
     """
+    return [message_id for message_id, _attempt in _claim(limit, now)]
+
+
+def _claim(limit: int, now: datetime | None) -> list[tuple[int, int]]:
+    """:func:`claim_due`, returning ``(id, attempts)`` pairs: the attempt number is the claim's
+    token; a message whose attempts have moved on was claimed again by another worker."""
     now = now or utcnow()
     stale = now - timedelta(seconds=current_app.config["MAIL_SENDING_TIMEOUT_SECONDS"])
     with write_transaction():
@@ -381,46 +436,140 @@ def claim_due(limit: int = 50, now: datetime | None = None) -> list[int]:
             message.status = MailStatus.SENDING
             message.claimed_at = now
             message.attempts += 1
-        ids = [message.id for message in messages]
-    return ids
+        claimed = [(message.id, message.attempts) for message in messages]
+    return claimed
+
+
+def _ours(message_id: int, attempt: int):
+    """``(id == message_id, still claimed by us)`` as a SQL condition."""
+    return sa.and_(
+        OutboxMessage.id == message_id,
+        OutboxMessage.status == MailStatus.SENDING,
+        OutboxMessage.attempts == attempt,
+    )
+
+
+def _renew_claims(claimed: list[tuple[int, int]], now: datetime | None) -> set[int]:
+    """Refresh the claim on each of ``claimed`` that is still ours; return their ids.
+
+    A worker going through a long batch (a slow provider) calls this so that another worker
+    does not take its messages for stuck ones and send them a second time."""
+    renewed = set()
+    with write_transaction():
+        for message_id, attempt in claimed:
+            done = db.session.execute(
+                sa.update(OutboxMessage)
+                .where(_ours(message_id, attempt))
+                .values(claimed_at=now or utcnow())
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if done:
+                renewed.add(message_id)
+    return renewed
+
+
+def _hold(claimed: list[tuple[int, int]], until: datetime) -> int:
+    """Put messages claimed but not tried back in the queue, due no sooner than ``until``
+    (the provider asked us to wait), their attempt not counted; then keep every other
+    waiting message back until then too. Returns how many of ``claimed`` were put back."""
+    held = 0
+    with write_transaction():
+        for message_id, attempt in claimed:
+            message = db.session.get(OutboxMessage, message_id)
+            if message is None or message.status != MailStatus.SENDING:
+                continue
+            if message.attempts != attempt:
+                continue  # another worker has it now
+            message.attempts -= 1
+            message.status = MailStatus.RETRYING if message.attempts else MailStatus.QUEUED
+            message.claimed_at = None
+            message.next_attempt_at = max(message.next_attempt_at, until)
+            held += 1
+    try:
+        with write_transaction():
+            db.session.execute(
+                sa.update(OutboxMessage)
+                .where(
+                    OutboxMessage.status.in_([MailStatus.QUEUED, MailStatus.RETRYING]),
+                    OutboxMessage.next_attempt_at < until,
+                )
+                .values(next_attempt_at=until)
+                .execution_options(synchronize_session=False)
+            )
+    except Busy:
+        # Only a courtesy to the provider; a worker that claims one of them meets the
+        # same answer and waits in turn.
+        log.info("mail: could not hold the rest of the queue back until %s", until)
+    return held
 
 
 def deliver_due(limit: int = 50, now: datetime | None = None) -> dict[str, int]:
     """Send what is due once and return counts of sent, retrying and failed messages.
 
     ``now`` (default: the real time) decides what is due and when failures are retried.
+    When the provider answers with ``Retry-After``, the rest of the batch is put back
+    (counted as retrying) and nothing more is sent to it before that time.
     """
     app = current_app._get_current_object()
     transport = transport_for(app)
     counts = {"sent": 0, "retrying": 0, "failed": 0}
-    for message_id in claim_due(limit=limit, now=now):
+    claimed = _claim(limit, now)
+    # Renew the claim on what is left of the batch well before another worker would think
+    # this one had died; between renewals nobody else can claim these messages.
+    renew_every = float(app.config["MAIL_SENDING_TIMEOUT_SECONDS"]) / 2
+    held_since = time.monotonic()
+    mine = {message_id for message_id, _attempt in claimed}
+    for position, (message_id, attempt) in enumerate(claimed):
+        if time.monotonic() - held_since > renew_every:
+            mine = _renew_claims(claimed[position:], now)
+            held_since = time.monotonic()
+        if message_id not in mine:
+            log.warning("mail %s: claimed again by another worker; left to it", message_id)
+            continue
         message = db.session.get(OutboxMessage, message_id)
         failure: tuple[str, bool] | None = None
+        wait: float | None = None
         try:
             transport.send(message)
         except DeliveryError as error:
             failure = (str(error), error.permanent)
+            wait = None if error.permanent else error.retry_after
         except Exception as error:  # a bug in a transport must not stop the other messages
             log.exception("mail %s: transport error", message_id)
             failure = (f"{type(error).__name__}: {error}", False)
+        resume_at = None if wait is None else (now or utcnow()) + timedelta(seconds=wait)
         # Record the outcome in a write transaction: on SQLite a plain (deferred) transaction
         # that has already read cannot take the write lock once another worker has written,
         # and would fail with "database is locked" after the message was sent.
+        outcome: str | None
         with write_transaction():
             message = db.session.get(OutboxMessage, message_id)
+            ours = message.status == MailStatus.SENDING and message.attempts == attempt
             if failure is None:
+                if not ours:
+                    log.warning("mail %s: sent while another worker had claimed it", message_id)
                 message.status = MailStatus.SENT
                 message.sent_at = utcnow()
                 message.last_error = None
                 outcome = "sent"
+            elif ours:
+                outcome = _record_failure(message, *failure, now=now, not_before=resume_at)
             else:
-                outcome = _record_failure(message, *failure, now=now)
-        counts[outcome] += 1
+                outcome = None  # the worker that claimed it again records its own outcome
+        if outcome:
+            counts[outcome] += 1
+        if resume_at is not None:
+            counts["retrying"] += _hold(claimed[position + 1 :], resume_at)
+            break
     return counts
 
 
 def _record_failure(
-    message: OutboxMessage, error: str, permanent: bool, now: datetime | None = None
+    message: OutboxMessage,
+    error: str,
+    permanent: bool,
+    now: datetime | None = None,
+    not_before: datetime | None = None,
 ) -> str:
     config = current_app.config
     message.last_error = error[:2000]
@@ -432,6 +581,8 @@ def _record_failure(
     message.next_attempt_at = (now or utcnow()) + retry_delay(
         message.attempts, config["MAIL_RETRY_BASE_SECONDS"]
     )
+    if not_before is not None and message.next_attempt_at < not_before:
+        message.next_attempt_at = not_before
     log.info("mail %s will be retried: %s", message.id, error)
     return "retrying"
 
@@ -441,7 +592,6 @@ def retry(message: OutboxMessage) -> None:
     message.status = MailStatus.QUEUED
     message.attempts = 0
     message.next_attempt_at = utcnow()
-
 
 
 def link_context():
@@ -455,12 +605,14 @@ def link_context():
 
     if has_request_context():
         return nullcontext()
-    return current_app.test_request_context(base_url=current_app.config["EXTERNAL_URL"],
-                                            method="POST")
+    return current_app.test_request_context(
+        base_url=current_app.config["EXTERNAL_URL"], method="POST"
+    )
 
 
-def send_template(recipient, subject: str, name: str, attachments=(), headers=None,
-                  **context) -> OutboxMessage:
+def send_template(
+    recipient, subject: str, name: str, attachments=(), headers=None, **context
+) -> OutboxMessage:
     """Queue the email ``name`` to ``recipient`` (anything with ``email`` and ``name``) in the
     current transaction.
 
@@ -471,9 +623,7 @@ def send_template(recipient, subject: str, name: str, attachments=(), headers=No
     from flask import render_template
     from jinja2 import TemplateNotFound
 
-    context.update(
-        user=recipient, service_name=current_app.config["SERVICE_NAME"], subject=subject
-    )
+    context.update(user=recipient, service_name=current_app.config["SERVICE_NAME"], subject=subject)
     text = render_template(f"emails/{name}.txt", **context)
     try:
         html = render_template(f"emails/{name}.html", **context)
