@@ -85,9 +85,12 @@ class FakeSendGrid:
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(payload)))
                 self.send_header("Connection", "close")
-                self.end_headers()
-                self.wfile.write(payload)
                 self.close_connection = True
+                try:
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client went away (a worker killed mid-request)
 
             do_POST = do_GET = do_PUT = do_PATCH = do_DELETE = _answer
 
