@@ -138,6 +138,14 @@ def is_lock_error(error: BaseException) -> bool:
     return isinstance(error, OperationalError) and _is_lock_error(error)
 
 
+def is_unreachable(error: BaseException) -> bool:
+    """True when ``error`` is the database having gone away (restarted, the network to it
+    down, a connection it dropped), as opposed to a query that went wrong."""
+    if isinstance(error, sa.exc.DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, OperationalError) and not _is_lock_error(error)
+
+
 @contextmanager
 def write_transaction() -> Iterator[None]:
     """Run the block as one transaction that may lock rows, then commit it.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, make_response, render_template, request
+from flask import Flask, g, make_response, render_template, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
@@ -13,7 +13,7 @@ from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
 from trainer import hooks, times
-from trainer.db import Busy, db, is_lock_error, prefer_write_lock
+from trainer.db import Busy, db, is_lock_error, is_unreachable, prefer_write_lock
 from trainer.hooks import NavItem
 
 log = logging.getLogger(__name__)
@@ -161,9 +161,36 @@ def _register_error_pages(app: Flask) -> None:
         ),
     }
 
+    def _database_unreachable(error):
+        """The database has gone away: say so without touching it again (the page is drawn
+        for a signed-out visitor, so nobody's account is looked up). The pool drops the dead
+        connections, and the next request connects afresh."""
+        log.error("database unreachable on %s: %s", request.path, error)
+        try:
+            db.session.rollback()
+        except Exception:  # the connection is gone; the session is reset all the same
+            db.session.close()
+        g._login_user = app.login_manager.anonymous_user()
+        response = make_response(
+            render_template(
+                "errors/error.html",
+                title="Sorry, the service is unavailable",
+                body="We cannot reach the database just now. Nothing you sent was saved. "
+                "Try again in a minute.",
+            ),
+            503,
+        )
+        response.headers["Retry-After"] = "30"
+        return response
+
     def render(code: int, detail: str | None = None):
         title, body = titles.get(code, titles[500])
-        return render_template("errors/error.html", title=title, body=detail or body), code
+        try:
+            return render_template("errors/error.html", title=title, body=detail or body), code
+        except Exception as error:  # drawing the page needed the database (who is signed in)
+            if is_unreachable(error):
+                return _database_unreachable(error)
+            raise
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):
@@ -192,6 +219,8 @@ def _register_error_pages(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(error):
+        if is_unreachable(error):
+            return _database_unreachable(error)
         if is_lock_error(error):
             db.session.rollback()
             log.warning("database busy on %s: %s", request.path, error)
