@@ -202,3 +202,21 @@ def test_parent_or_carer_has_no_setting(app, make_user, auth, browser):
     assert response.headers["Location"] == "/account/"
     page = browser.get("/account/").get_data(as_text=True)
     assert "Not needed for parents and carers" in page and "Leeds" in page
+
+
+def test_details_posted_with_fields_left_out_are_refused_not_filled_from_the_account(
+    app, make_user, auth, client
+):
+    from tests.conftest import csrf_token
+
+    make_user("kit@example.org", name="Kit Example")
+    auth.sign_in("kit@example.org")
+    token = csrf_token(client.get("/account/details").get_data(as_text=True))
+    response = client.post("/account/details", data={"csrf_token": token})
+    assert response.status_code == 200
+    assert "govuk-error-summary" in response.get_data(as_text=True)
+    with app.app_context():
+        from trainer.db import db
+        from trainer.people import User
+
+        assert db.session.query(User).filter_by(email="kit@example.org").one().name == "Kit Example"

@@ -170,11 +170,12 @@ def details():
     ignored."""
     user = current_user
     officer = user.has_role(Role.LA_OFFICER)
-    form = DetailsForm(
-        obj=user,
-        data={"local_authority": str(user.local_authority_id or "")}
+    # The form starts from the person's details; a post is read from what was sent alone, so
+    # a field left out is empty (and refused if required), never filled in from the account.
+    form = (
+        DetailsForm(obj=user, data={"local_authority": str(user.local_authority_id or "")})
         if request.method == "GET"
-        else None,
+        else DetailsForm()
     )
     if officer:
         del form.local_authority
