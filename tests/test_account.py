@@ -220,3 +220,27 @@ def test_details_posted_with_fields_left_out_are_refused_not_filled_from_the_acc
         from trainer.people import User
 
         assert db.session.query(User).filter_by(email="kit@example.org").one().name == "Kit Example"
+
+
+def test_a_name_with_a_hidden_control_character_is_refused_and_nothing_saved(
+    app, make_user, auth, browser
+):
+    make_user("kit@example.org", name="Kit Example")
+    auth.sign_in("kit@example.org")
+    response = browser.submit(
+        "/account/details",
+        {"name": "Kit\x00 Changed", "job_role": "parent_carer",
+         "local_authority": str(leeds_id(app))},
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and "govuk-error-summary" in page
+    assert "must not contain hidden control characters" in page
+    assert user(app, "kit@example.org").name == "Kit Example"
+    # Tabs and line breaks are ordinary; emoji and accents are words.
+    response = browser.submit(
+        "/account/details",
+        {"name": "Zoë 😀 Example", "job_role": "parent_carer",
+         "local_authority": str(leeds_id(app))},
+    )
+    assert response.status_code == 302
+    assert user(app, "kit@example.org").name == "Zoë 😀 Example"

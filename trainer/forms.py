@@ -19,10 +19,27 @@ POSTCODE = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}$")
 EARLIEST_YEAR, LATEST_YEAR = 2000, 2100
 ISO_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
 UK_DATE = re.compile(r"(\d{1,2})[/.\- ](\d{1,2})[/.\- ](\d{4})")
+# Control characters other than tab and line breaks: nobody types them, PostgreSQL cannot
+# store a NUL in text, and they can hide what an answer says.
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class BaseForm(FlaskForm):
-    """A CSRF-protected form. Subclass this for every form."""
+    """A CSRF-protected form. Subclass this for every form.
+
+    Every form refuses a value holding a control character (a NUL, an escape; tab and line
+    breaks are fine) with an error on that field, so nothing of the post is saved."""
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        for field in _leaves(self):
+            values = [value for value in (field.raw_data or []) if isinstance(value, str)]
+            if any(CONTROL.search(value) for value in values):
+                label = field.label.text if field.label else field.name
+                field.errors = [*field.errors, f"{label} must not contain hidden control "
+                                "characters: delete them and try again"]
+                valid = False
+        return valid
 
     def error_list(self) -> list[tuple[str, str]]:
         """(field id, message) pairs for the error summary, in field order."""
@@ -33,6 +50,18 @@ class BaseForm(FlaskForm):
         if getattr(self, "form_errors", None):
             pairs.extend(("", message) for message in self.form_errors)
         return pairs
+
+
+def _leaves(form):
+    """Every field of ``form``, those in lists of sub-forms included."""
+    for field in form:
+        if hasattr(field, "entries"):
+            for entry in field.entries:
+                yield from _leaves(entry.form) if hasattr(entry, "form") else [entry]
+        elif hasattr(field, "form") and hasattr(field.form, "_fields"):
+            yield from _leaves(field.form)
+        else:
+            yield field
 
 
 def first_input_id(field: Field) -> str:
