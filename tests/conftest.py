@@ -56,7 +56,8 @@ def postgres_schema():
     if not POSTGRES_BASE_URL:
         yield
         return
-    engine = sa.create_engine(POSTGRES_BASE_URL)
+    # No pool: a test may restart the server, and the schema must still go at the end.
+    engine = sa.create_engine(POSTGRES_BASE_URL, poolclass=sa.pool.NullPool)
     with engine.begin() as connection:
         connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {POSTGRES_SCHEMA} CASCADE")
         connection.exec_driver_sql(f"CREATE SCHEMA {POSTGRES_SCHEMA}")

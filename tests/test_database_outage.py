@@ -3,10 +3,19 @@ the middle of a request: a clear error page, nothing half-saved, and the app car
 itself once the database is back.
 
 The app reaches PostgreSQL through a TCP proxy (:mod:`tests.tcp_proxy`) that can drop every
-connection and refuse new ones, which is what a restart looks like from the app's side.
+connection and refuse new ones, which is what a restart looks like from the app's side, and
+the cut can fall at an exact moment of a request. Where the tests may (PostgreSQL on this
+machine and ``pg_ctlcluster`` to hand, as root), one test stops the server itself and starts
+it again.
 """
 
 from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -143,3 +152,66 @@ def test_the_database_going_away_in_the_middle_of_a_booking_leaves_no_half(
     response = book(browser, session_id, token)
     assert response.status_code == 302, response.get_data(as_text=True)
     assert saved(outage_app) == (1, 1)
+
+
+def _cluster() -> tuple[str, str] | None:
+    """(version, name) of the PostgreSQL cluster the tests use, if this process may restart it."""
+    url = make_url(conftest.POSTGRES_URL)
+    clusters = sorted(Path("/etc/postgresql").glob("*/main"))
+    if (url.host not in ("127.0.0.1", "localhost") or not shutil.which("pg_ctlcluster")
+            or os.geteuid() != 0 or len(clusters) != 1):
+        return None
+    return clusters[0].parent.name, clusters[0].name
+
+
+def _pg_ctl(action: str, version: str, name: str) -> None:
+    command = ["pg_ctlcluster", "--skip-systemctl-redirect", version, name, action]
+    if action == "stop":
+        command += ["--", "-m", "fast"]
+    subprocess.run(command, check=True, capture_output=True, timeout=60)
+
+
+def _wait_until_up(deadline: float = 60) -> None:
+    engine = sa.create_engine(conftest.POSTGRES_URL, poolclass=sa.pool.NullPool)
+    started = time.monotonic()
+    try:
+        while True:
+            try:
+                with engine.connect() as connection:
+                    connection.execute(sa.text("SELECT 1"))
+                return
+            except sa.exc.OperationalError:
+                if time.monotonic() - started > deadline:
+                    raise
+                time.sleep(0.2)
+    finally:
+        engine.dispose()
+
+
+def test_postgresql_stopped_and_started_again_the_app_says_so_then_carries_on(
+    app, make_user
+):
+    cluster = _cluster()
+    if cluster is None:
+        pytest.skip("restarting PostgreSQL needs the server on this machine, pg_ctlcluster "
+                    "and root; the proxy tests above stand in for it")
+    session_id = make_session(app)
+    make_user("sam@example.org", name="Sam Example")
+    browser = Browser(app.test_client())
+    assert Auth(browser).sign_in("sam@example.org").status_code == 302
+    token = csrf_token(browser.get(f"/my-training/book/{session_id}").get_data(as_text=True))
+
+    _pg_ctl("stop", *cluster)
+    try:
+        assert_unreachable_page(browser.get("/my-training/"))
+        assert_unreachable_page(book(browser, session_id, token))
+        assert browser.get("/healthz").status_code == 503
+    finally:
+        _pg_ctl("start", *cluster)
+        _wait_until_up()
+    assert saved(app) == (0, 0)
+    # The pool's connections died with the server; the app makes new ones by itself.
+    assert browser.get("/healthz").status_code == 200
+    response = book(browser, session_id, token)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    assert saved(app) == (1, 1)
